@@ -1,0 +1,1 @@
+"""Stubs generated from proto/forest/v1 (do not edit; run scripts/gen-protos)."""
