@@ -1,0 +1,378 @@
+"""The release message (DESIGN.md §1): one message per release intent, kept current in place.
+
+`release_message(release, now=…)` is a pure function of the view model and `now` (used only
+for a running wait stage's remaining time). Same input, byte-identical output: the refresher
+hashes it to decide whether chat.update is needed at all.
+
+When a release has more stages, gates or decisions than fit Slack's limits, the message is
+rendered again with a tighter budget, and whatever is left out is counted on screen
+("+6 more stages", "+14 earlier decisions").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from blocks import ids
+from blocks.kit import (
+    Block,
+    Message,
+    actions,
+    button,
+    confirm,
+    context,
+    header,
+    message,
+    section,
+)
+from blocks.limits import MAX_BLOCKS_PER_MESSAGE, MAX_MESSAGE_BLOCK_TEXT, MAX_MESSAGE_TEXT
+from blocks.limits import message_text_length as _text_length
+from blocks.model import Decision, Gate, Outcome, Release, Stage, StageKind
+from blocks.model import StageStatus as S
+from blocks.status import (
+    OUTCOME_EMOJI,
+    OUTCOME_WORDS,
+    VERDICT_EMOJI,
+    VERDICT_WORDS,
+    requirement_emoji,
+    stage_emoji,
+    stage_verb,
+    stage_words,
+    status_emoji,
+    step_words,
+    wait_label,
+)
+from blocks.text import clip, clip_markup, esc, mention, plural, short_sha, slack_date
+
+BLOCK_HEADER = "forest.release.header.v1"
+BLOCK_CONTEXT = "forest.release.context.v1"
+BLOCK_OUTCOME = "forest.release.outcome.v1"
+BLOCK_PIPELINE = "forest.release.pipeline.v1"
+BLOCK_PLAN_ACTIONS = "forest.release.plan_actions.v1"  # + ".{n}"
+BLOCK_GATE = "forest.release.gate.v1"  # + ".{n}"
+BLOCK_HISTORY = "forest.release.history.v1"  # + ".{n}"
+BLOCK_GATE_ACTIONS = "forest.release.gate_actions.v1"  # + ".{n}"
+BLOCK_MORE = "forest.release.more.v1"
+
+# Stay clear of the undocumented msg_blocks_too_long threshold with a margin.
+_TEXT_BUDGET = MAX_MESSAGE_BLOCK_TEXT - 500
+_ENV = 60
+_NAME = 80
+
+
+@dataclass(frozen=True, slots=True)
+class _Budget:
+    stages: int
+    gates: int
+    plans: int
+    requirements: int
+    decisions: int
+    comment: int
+    title: int
+    reason: int
+
+
+_BUDGETS = (
+    _Budget(
+        stages=30,
+        gates=6,
+        plans=4,
+        requirements=8,
+        decisions=20,
+        comment=300,
+        title=200,
+        reason=300,
+    ),
+    _Budget(
+        stages=20,
+        gates=5,
+        plans=3,
+        requirements=6,
+        decisions=10,
+        comment=150,
+        title=150,
+        reason=200,
+    ),
+    _Budget(
+        stages=12, gates=4, plans=3, requirements=5, decisions=6, comment=80, title=100, reason=120
+    ),
+    _Budget(
+        stages=8, gates=3, plans=2, requirements=4, decisions=3, comment=40, title=60, reason=60
+    ),
+    _Budget(
+        stages=5, gates=2, plans=1, requirements=3, decisions=2, comment=20, title=40, reason=30
+    ),
+)
+
+
+def release_ref(release: Release, environment: str = "", stage_id: str = "") -> ids.ReleaseRef:
+    return ids.ReleaseRef(
+        release.organisation, release.project, release.intent_id, environment, stage_id
+    )
+
+
+def release_name(release: Release) -> str:
+    """`acme/api` — raw; escape before putting it into mrkdwn."""
+    return f"{release.organisation}/{release.project}"
+
+
+def release_version(release: Release) -> str:
+    """`3f2a9c1`, or the artifact id's start when no commit is known. Raw."""
+    return short_sha(release.commit.sha) or clip(release.artifact_id, 12) or "unknown"
+
+
+def _stage_line(stage: Stage, now: datetime, budget: _Budget) -> str:
+    if stage.kind is StageKind.WAIT:
+        target = wait_label(stage)
+    else:
+        target = f"*{esc(stage.environment, _ENV)}*" if stage.environment else ""
+    words = stage_words(stage, now)
+    line = f"{stage_emoji(stage)} {stage_verb(stage.kind)} {target}".rstrip() + f" · {words}"
+    if stage.kind is StageKind.WAIT and stage.status is S.RUNNING and stage.wait_until:
+        line += f" (until {slack_date(stage.wait_until, '{time}')})"
+    if stage.error and stage.status in (S.FAILED, S.REJECTED):
+        line += f": {esc(stage.error, budget.reason)}"
+    return line
+
+
+def _pipeline_text(release: Release, now: datetime, budget: _Budget) -> str:
+    if not release.stages:
+        if not release.steps:
+            return "⏸️ waiting for Forest to schedule this release"
+        lines = [
+            f"{status_emoji(step.status)} *{esc(step.destination, _ENV)}* "
+            f"({esc(step.environment, _ENV)}) · {step_words(step.status)}"
+            + (f": {esc(step.error, budget.reason)}" if step.error else "")
+            for step in release.steps[: budget.stages]
+        ]
+        hidden = len(release.steps) - len(lines)
+        if hidden > 0:
+            lines.append(f"_+{plural(hidden, 'more destination')}_")
+        return "\n".join(lines)
+    stages = release.stages
+    first_open = next((i for i, s in enumerate(stages) if s.status is not S.SUCCEEDED), len(stages))
+    before = max(0, min(first_open, len(stages) - budget.stages))
+    shown = stages[before : before + budget.stages]
+    after = len(stages) - before - len(shown)
+    lines = [_stage_line(s, now, budget) for s in shown]
+    if before:
+        lines.insert(0, f"✅ _{plural(before, 'earlier stage')} done_")
+    if after:
+        lines.append(f"_+{plural(after, 'more stage')}_")
+    return "\n".join(lines)
+
+
+def _decision_line(decision: Decision, budget: _Budget) -> str:
+    who = mention(decision.voter.slack_id, decision.voter.username)
+    line = f"{VERDICT_EMOJI[decision.verdict]} {who} {VERDICT_WORDS[decision.verdict]}"
+    if decision.comment.strip():
+        line += f" · “{esc(decision.comment, budget.comment)}”"
+    if decision.decided_at is not None:
+        line += f" · {slack_date(decision.decided_at)}"
+    return line
+
+
+def _approvals_words(gate: Gate) -> str:
+    if gate.approvals is None:
+        return ""
+    return f"approvals {gate.approvals.current}/{gate.approvals.required}"
+
+
+def _gate_blocks(release: Release, gate: Gate, n: int, budget: _Budget) -> list[Block]:
+    env = esc(gate.environment, _ENV)
+    if gate.passed:
+        verdict = "✅ passed"
+    elif release.finished:
+        verdict = "❌ not passed"
+    else:
+        verdict = "⏳ waiting"
+    title = f"*{env}* gate · {verdict}"
+    if gate.approvals is not None:
+        title += f" · {_approvals_words(gate)}"
+    lines = [title]
+    for requirement in gate.requirements[: budget.requirements]:
+        emoji = requirement_emoji(requirement, release.finished)
+        line = f"{emoji} *{esc(requirement.name, _NAME)}*"
+        if requirement.reason.strip():
+            line += f" — {esc(requirement.reason, budget.reason)}"
+        lines.append(line)
+    hidden = len(gate.requirements) - budget.requirements
+    if hidden > 0:
+        lines.append(f"_+{plural(hidden, 'more requirement')}_")
+    blocks = [section("\n".join(lines), f"{BLOCK_GATE}.{n}")]
+
+    if gate.decisions:
+        shown = gate.decisions[-budget.decisions :] if budget.decisions else ()
+        history = [_decision_line(d, budget) for d in shown]
+        earlier = len(gate.decisions) - len(shown)
+        if earlier:
+            history.insert(0, f"_+{plural(earlier, 'earlier decision')}_")
+        blocks.append(section("\n".join(history), f"{BLOCK_HISTORY}.{n}"))
+    elif gate.approvals is not None:
+        blocks.append(context("_No votes yet._", block_id=f"{BLOCK_HISTORY}.{n}"))
+
+    if gate.accepting_votes and not release.finished:
+        several = len(release.open_gates) > 1
+        suffix = f" {clip(gate.environment, 30)}" if several else ""
+        value = ids.encode_value(release_ref(release, gate.environment))
+        blocks.append(
+            actions(
+                [
+                    button(f"Approve{suffix}", ids.ACTION_APPROVE, value=value, style="primary"),
+                    button(f"Reject{suffix}…", ids.ACTION_REJECT, value=value),
+                    button(
+                        f"Bypass{suffix}… (admin)", ids.ACTION_BYPASS, value=value, style="danger"
+                    ),
+                ],
+                block_id=f"{BLOCK_GATE_ACTIONS}.{n}",
+            )
+        )
+    return blocks
+
+
+def _plan_actions(release: Release, stage: Stage, n: int, several: bool) -> Block:
+    env = clip(stage.environment, 30)
+    suffix = f" {env}" if several and env else ""
+    value = ids.encode_value(release_ref(release, stage.environment, stage.stage_id))
+    where = f" for {clip(stage.environment, 60)}" if stage.environment else ""
+    return actions(
+        [
+            button(
+                f"Approve plan{suffix}",
+                ids.ACTION_PLAN_APPROVE,
+                value=value,
+                style="primary",
+                confirm_dialog=confirm(
+                    "Approve this plan?",
+                    f"Approve the plan{where}? The pipeline continues to the next stages. "
+                    "A plan decision is final.",
+                    "Approve plan",
+                ),
+            ),
+            button(
+                f"Reject plan{suffix}…",
+                ids.ACTION_PLAN_REJECT,
+                value=value,
+                style="danger",
+                confirm_dialog=confirm(
+                    "Reject this plan?",
+                    f"Reject the plan{where}? The release fails and its later stages are "
+                    "cancelled. A plan decision is final.",
+                    "Reject plan…",
+                    danger=True,
+                ),
+            ),
+            button(f"View plan{suffix}", ids.ACTION_PLAN_VIEW, value=value),
+        ],
+        block_id=f"{BLOCK_PLAN_ACTIONS}.{n}",
+    )
+
+
+def _context_text(release: Release, budget: _Budget) -> str:
+    commit = release.commit
+    parts: list[str] = []
+    sha = short_sha(commit.sha)
+    if commit.branch and sha:
+        parts.append(f"{esc(commit.branch, _NAME)} @ `{esc(sha)}`")
+    elif commit.branch or sha:
+        parts.append(esc(commit.branch, _NAME) or f"`{esc(sha)}`")
+    elif release.artifact_id:
+        parts.append(f"artifact `{esc(release.artifact_id, 40)}`")
+    if commit.title.strip():
+        parts.append(f"“{esc(commit.title, budget.title)}”")
+    if release.author is not None and (release.author.slack_id or release.author.username):
+        parts.append(f"by {mention(release.author.slack_id, release.author.username)}")
+    if release.created_at is not None:
+        parts.append(slack_date(release.created_at))
+    return " · ".join(parts) or "release"
+
+
+def _outcome_text(release: Release, now: datetime, budget: _Budget) -> str:
+    text = f"{OUTCOME_EMOJI[release.outcome]} *Release {OUTCOME_WORDS[release.outcome]}*"
+    culprit = next((s for s in release.stages if s.status in (S.FAILED, S.REJECTED)), None)
+    if release.outcome is Outcome.FAILED and culprit is not None:
+        target = esc(culprit.environment, _ENV) or wait_label(culprit)
+        text += f" · {stage_verb(culprit.kind)} {target} {stage_words(culprit, now)}".rstrip()
+        if culprit.error:
+            text += f": {esc(culprit.error, budget.reason)}"
+    elif release.outcome is Outcome.FAILED:
+        step = next((s for s in release.steps if s.status is S.FAILED), None)
+        if step is not None:
+            text += f" · {esc(step.destination, _ENV)} failed"
+            if step.error:
+                text += f": {esc(step.error, budget.reason)}"
+    return text
+
+
+def _header_text(release: Release) -> str:
+    envs = ", ".join(release.environments)
+    target = f" → {envs}" if envs else ""
+    return (
+        f"{OUTCOME_EMOJI[release.outcome]} {release_name(release)} · "
+        f"release {release_version(release)}{target}"
+    )
+
+
+def release_fallback_text(release: Release) -> str:
+    """The plain `text`: notifications, screen readers, old clients. Escaped, ≤ 4,000."""
+    name = esc(release_name(release), 200)
+    envs = esc(", ".join(release.environments), 300)
+    summary = f"{name} release {esc(release_version(release))}"
+    if envs:
+        summary += f" → {envs}"
+    if release.finished:
+        summary += f": {OUTCOME_WORDS[release.outcome]}"
+    else:
+        waiting = [
+            f"plan for {esc(s.environment, _ENV)} awaits approval" for s in release.awaiting_plans
+        ]
+        waiting += [
+            f"{esc(g.environment, _ENV)} needs approval ({_approvals_words(g)})"
+            for g in release.open_gates
+        ]
+        summary += ": " + ("; ".join(waiting) if waiting else OUTCOME_WORDS[release.outcome])
+    if release.commit.title.strip():
+        summary += f" · “{esc(release.commit.title, 200)}”"
+    return clip_markup(summary, MAX_MESSAGE_TEXT)
+
+
+def _render(release: Release, now: datetime, budget: _Budget) -> list[Block]:
+    blocks: list[Block] = [
+        header(_header_text(release), BLOCK_HEADER),
+        context(_context_text(release, budget), block_id=BLOCK_CONTEXT),
+    ]
+    if release.finished:
+        blocks.append(section(_outcome_text(release, now, budget), BLOCK_OUTCOME))
+    blocks.append(section(_pipeline_text(release, now, budget), BLOCK_PIPELINE))
+
+    plans = release.awaiting_plans
+    for n, stage in enumerate(plans[: budget.plans]):
+        blocks.append(_plan_actions(release, stage, n, several=len(plans) > 1))
+
+    gates = release.gates[: budget.gates]
+    for n, gate in enumerate(gates):
+        blocks.extend(_gate_blocks(release, gate, n, budget))
+
+    hidden = []
+    if len(plans) > budget.plans:
+        hidden.append(f"+{plural(len(plans) - budget.plans, 'more plan')} awaiting approval")
+    if len(release.gates) > budget.gates:
+        hidden.append(f"+{plural(len(release.gates) - budget.gates, 'more gated environment')}")
+    if hidden:
+        blocks.append(context("_" + " · ".join(hidden) + " (see Forest)_", block_id=BLOCK_MORE))
+    return blocks
+
+
+def _fits(blocks: list[Block]) -> bool:
+    return len(blocks) <= MAX_BLOCKS_PER_MESSAGE and _text_length(blocks) <= _TEXT_BUDGET
+
+
+def release_message(release: Release, *, now: datetime) -> Message:
+    """Blocks and fallback text for the release message, within every Slack limit."""
+    blocks: list[Block] = []
+    for budget in _BUDGETS:
+        blocks = _render(release, now, budget)
+        if _fits(blocks):
+            break
+    return message(release_fallback_text(release), blocks)
