@@ -131,9 +131,16 @@ def _stage_line(stage: Stage, now: datetime, budget: _Budget) -> str:
     line = f"{stage_emoji(stage)} {stage_verb(stage.kind)} {target}".rstrip() + f" · {words}"
     if stage.kind is StageKind.WAIT and stage.status is S.RUNNING and stage.wait_until:
         line += f" (until {slack_date(stage.wait_until, '{time}')})"
-    if stage.error and stage.status in (S.FAILED, S.REJECTED):
+    if _error_worth_showing(stage):
         line += f": {esc(stage.error, budget.reason)}"
     return line
+
+
+def _error_worth_showing(stage: Stage) -> bool:
+    """Forest's error, unless it only repeats the status ("plan rejected")."""
+    if stage.status not in (S.FAILED, S.REJECTED) or not stage.error.strip():
+        return False
+    return stage.error.strip().lower() not in ("plan rejected", "rejected", "failed")
 
 
 def _pipeline_text(release: Release, now: datetime, budget: _Budget) -> str:
@@ -293,8 +300,11 @@ def _outcome_text(release: Release, now: datetime, budget: _Budget) -> str:
     culprit = next((s for s in release.stages if s.status in (S.FAILED, S.REJECTED)), None)
     if release.outcome is Outcome.FAILED and culprit is not None:
         target = esc(culprit.environment, _ENV) or wait_label(culprit)
-        text += f" · {stage_verb(culprit.kind)} {target} {stage_words(culprit, now)}".rstrip()
-        if culprit.error:
+        if culprit.status is S.REJECTED:
+            text += f" · the plan for *{target}* was rejected"
+        else:
+            text += f" · {stage_verb(culprit.kind)} *{target}* failed"
+        if _error_worth_showing(culprit):
             text += f": {esc(culprit.error, budget.reason)}"
     elif release.outcome is Outcome.FAILED:
         step = next((s for s in release.steps if s.status is S.FAILED), None)
@@ -314,6 +324,15 @@ def _header_text(release: Release) -> str:
     )
 
 
+def _activity(release: Release) -> str:
+    """What a running release is doing, for the fallback text: its first unfinished stage."""
+    current = next((s for s in release.stages if s.status is not S.SUCCEEDED), None)
+    if current is None:
+        return OUTCOME_WORDS[release.outcome]
+    target = esc(current.environment, _ENV) or wait_label(current)
+    return f"{stage_verb(current.kind)} {target}".rstrip() + f" {stage_words(current, None)}"
+
+
 def release_fallback_text(release: Release) -> str:
     """The plain `text`: notifications, screen readers, old clients. Escaped, ≤ 4,000."""
     name = esc(release_name(release), 200)
@@ -331,7 +350,9 @@ def release_fallback_text(release: Release) -> str:
             f"{esc(g.environment, _ENV)} needs approval ({_approvals_words(g)})"
             for g in release.open_gates
         ]
-        summary += ": " + ("; ".join(waiting) if waiting else OUTCOME_WORDS[release.outcome])
+        if not waiting:
+            waiting = [_activity(release)]
+        summary += ": " + "; ".join(waiting)
     if release.commit.title.strip():
         summary += f" · “{esc(release.commit.title, 200)}”"
     return clip_markup(summary, MAX_MESSAGE_TEXT)

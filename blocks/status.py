@@ -41,16 +41,16 @@ _RUNNING_WORDS = {
 _SUCCEEDED_WORDS = {
     StageKind.DEPLOY: "deployed",
     StageKind.WAIT: "done",
-    StageKind.PLAN: "plan approved",
+    StageKind.PLAN: "approved",
     StageKind.UNKNOWN: "succeeded",
 }
 _STATUS_WORDS = {
     StageStatus.PENDING: "pending",
     StageStatus.BLOCKED: "waiting for its approval gate",
     StageStatus.AWAITING_APPROVAL: "awaiting approval",
-    StageStatus.APPROVED: "plan approved",
+    StageStatus.APPROVED: "approved",
     StageStatus.FAILED: "failed",
-    StageStatus.REJECTED: "plan rejected",
+    StageStatus.REJECTED: "rejected",
     StageStatus.CANCELLED: "cancelled",
     StageStatus.UNKNOWN: "unknown status",
 }
@@ -88,16 +88,17 @@ def stage_verb(kind: StageKind) -> str:
     )
 
 
-def stage_words(stage: Stage, now: datetime) -> str:
-    """What the stage is doing, in a few words (no markup, no untrusted text)."""
+def stage_words(stage: Stage, now: datetime | None) -> str:
+    """What the stage is doing, in a few words (no markup, no untrusted text).
+    A running wait stage says how long is left when `now` is given."""
     status, kind = stage.status, stage.kind
     if status is StageStatus.RUNNING:
-        if kind is StageKind.WAIT and stage.wait_until is not None:
+        if kind is StageKind.WAIT and stage.wait_until is not None and now is not None:
             return f"waiting, {remaining_words(stage.wait_until, now)}"
         return _RUNNING_WORDS[kind]
     if status is StageStatus.SUCCEEDED:
         if kind is StageKind.PLAN and stage.auto_approve:
-            return "plan auto-approved"
+            return "auto-approved"
         return _SUCCEEDED_WORDS[kind]
     return _STATUS_WORDS[status]
 

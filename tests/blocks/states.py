@@ -1,0 +1,220 @@
+"""The main release states, built the way the bot builds them: from Forest's protobuf messages
+through `release_from_forest`. Shared by the golden tests and docs/messages.md."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from blocks.from_forest import release_from_forest
+from blocks.model import Bypass, Commit, Person, Release
+from forest.v1 import policies_pb2, releases_pb2
+
+NOW = datetime(2026, 11, 24, 12, 7, tzinfo=UTC)
+INTENT = "7d9c1f0e-5b7a-4f3e-9d2c-3f2a9c1e8b10"
+ORG = "acme"
+COMMIT = Commit(branch="main", sha="3f2a9c1e8b10d4f5a6b7", title="Fix checkout rounding")
+ALICE = Person("u-alice", "alice")
+SLACK_IDS = {"u-alice": "U0ALICE", "u-bob": "U0BOB"}  # carol did not link her account
+
+PENDING, ACTIVE, SUCCEEDED, FAILED, CANCELLED = 1, 2, 3, 4, 5
+DEPLOY, WAIT, PLAN = 1, 2, 3
+
+
+def _stage(
+    stage_id: str,
+    kind: int,
+    status: int,
+    environment: str | None = None,
+    depends_on: tuple[str, ...] = (),
+    **extra: object,
+) -> releases_pb2.PipelineStageState:
+    stage = releases_pb2.PipelineStageState(
+        stage_id=stage_id, stage_type=kind, status=status, depends_on=list(depends_on), **extra
+    )
+    if environment is not None:
+        stage.environment = environment
+    return stage
+
+
+def pipeline(
+    staging: int = SUCCEEDED,
+    soak: int = SUCCEEDED,
+    plan: int = PENDING,
+    plan_approval: str | None = None,
+    production: int = PENDING,
+    *,
+    plan_error: str | None = None,
+    production_error: str | None = None,
+) -> releases_pb2.ReleaseIntentState:
+    """staging → wait 30 min → plan production → deploy production (the dev pipeline)."""
+    plan_extra: dict[str, object] = {}
+    if plan_approval is not None:
+        plan_extra["approval_status"] = plan_approval
+    if plan_error is not None:
+        plan_extra["error_message"] = plan_error
+    prod_extra: dict[str, object] = {}
+    if production_error is not None:
+        prod_extra["error_message"] = production_error
+    soak_extra: dict[str, object] = {"duration_seconds": 1800}
+    if soak == ACTIVE:
+        soak_extra["wait_until"] = "2026-11-24T12:32:00Z"
+    return releases_pb2.ReleaseIntentState(
+        release_intent_id=INTENT,
+        artifact_id="art_5f1c",
+        project="api",
+        created_at="2026-11-24T12:00:00Z",
+        stages=[
+            # Deliberately not in dependency order: the view model sorts them.
+            _stage(
+                "deploy-production",
+                DEPLOY,
+                production,
+                "production",
+                ("plan-production",),
+                **prod_extra,
+            ),
+            _stage("deploy-staging", DEPLOY, staging, "staging"),
+            _stage("soak", WAIT, soak, None, ("deploy-staging",), **soak_extra),
+            _stage("plan-production", PLAN, plan, "production", ("soak",), **plan_extra),
+        ],
+    )
+
+
+def _vote(
+    user: str, decision: str, at: str, comment: str | None = None
+) -> policies_pb2.ExternalApprovalDecisionEntry:
+    entry = policies_pb2.ExternalApprovalDecisionEntry(
+        user_id=f"u-{user}", username=user, decision=decision, decided_at=at
+    )
+    if comment is not None:
+        entry.comment = comment
+    return entry
+
+
+def gate(
+    *votes: policies_pb2.ExternalApprovalDecisionEntry, required: int = 2, soak_passed: bool = True
+) -> policies_pb2.EvaluatePoliciesResponse:
+    current = sum(1 for v in votes if v.decision == "approved")
+    approved = current >= required
+    return policies_pb2.EvaluatePoliciesResponse(
+        all_passed=approved and soak_passed,
+        evaluations=[
+            policies_pb2.PolicyEvaluation(
+                policy_name="soak-30m",
+                policy_type=1,
+                passed=soak_passed,
+                reason="30m since staging" if soak_passed else "soaking: 12m of 30m",
+            ),
+            policies_pb2.PolicyEvaluation(
+                policy_name="main-only",
+                policy_type=2,
+                passed=True,
+                reason="branch main matches ^main$",
+            ),
+            policies_pb2.PolicyEvaluation(
+                policy_name="two-approvers",
+                policy_type=3,
+                passed=approved,
+                reason=f"{'approved' if approved else 'awaiting approval'}: {current}/{required}",
+                external_approval_state=policies_pb2.ExternalApprovalState(
+                    required_approvals=required, current_approvals=current, decisions=list(votes)
+                ),
+            ),
+        ],
+    )
+
+
+BOB_OK = _vote("bob", "approved", "2026-11-24T12:03:00Z", "lgtm")
+CAROL_NO = _vote("carol", "rejected", "2026-11-24T12:05:00Z", "wait for #812")
+CAROL_OK = _vote("carol", "approved", "2026-11-24T12:09:00Z")
+ALICE_OK = _vote("alice", "approved", "2026-11-24T12:06:00Z", "hotfix, checkout is down")
+
+
+def _release(
+    intent: releases_pb2.ReleaseIntentState,
+    production_gate: policies_pb2.EvaluatePoliciesResponse,
+    bypasses: tuple[Bypass, ...] = (),
+) -> Release:
+    return release_from_forest(
+        intent,
+        organisation=ORG,
+        evaluations={"production": production_gate},
+        commit=COMMIT,
+        author=ALICE,
+        slack_ids=SLACK_IDS,
+        bypasses=bypasses,
+    )
+
+
+STATES: dict[str, Callable[[], Release]] = {
+    "new_release": lambda: _release(
+        pipeline(staging=ACTIVE, soak=PENDING), gate(soak_passed=False)
+    ),
+    "soaking": lambda: _release(pipeline(soak=ACTIVE), gate(soak_passed=False)),
+    "awaiting_plan": lambda: _release(
+        pipeline(plan=ACTIVE, plan_approval="AWAITINGAPPROVAL"), gate()
+    ),
+    "plan_approved": lambda: _release(pipeline(plan=SUCCEEDED, plan_approval="APPROVED"), gate()),
+    "gate_1_of_2_with_history": lambda: _release(
+        pipeline(plan=SUCCEEDED, plan_approval="APPROVED"), gate(BOB_OK, CAROL_NO)
+    ),
+    "bypassed": lambda: _release(
+        pipeline(plan=SUCCEEDED, plan_approval="APPROVED"),
+        gate(BOB_OK, CAROL_NO, ALICE_OK),
+        (Bypass("production", "u-alice", "hotfix, checkout is down"),),
+    ),
+    "rejected_plan": lambda: _release(
+        pipeline(
+            plan=FAILED, plan_approval="REJECTED", production=CANCELLED, plan_error="plan rejected"
+        ),
+        gate(),
+    ),
+    "succeeded": lambda: _release(
+        pipeline(plan=SUCCEEDED, plan_approval="APPROVED", production=SUCCEEDED),
+        gate(BOB_OK, CAROL_OK),
+    ),
+    "failed": lambda: _release(
+        pipeline(
+            plan=SUCCEEDED,
+            plan_approval="APPROVED",
+            production=FAILED,
+            production_error="terraform apply: Error creating DB instance: quota exceeded",
+        ),
+        gate(BOB_OK, CAROL_OK),
+    ),
+    "cancelled": lambda: _release(pipeline(plan=CANCELLED, production=CANCELLED), gate(BOB_OK)),
+}
+
+
+SMALL_PLAN = """\
+Terraform used the selected providers to generate the following execution
+plan. Resource actions are indicated with the following symbols:
+  + create
+  ~ update in-place
+-/+ destroy and then create replacement
+
+Terraform will perform the following actions:
+
+  # aws_s3_bucket.assets will be updated in-place
+  ~ resource "aws_s3_bucket" "assets" {
+        id   = "acme-assets"
+      ~ tags = {
+          ~ "team" = "web" -> "checkout"
+        }
+    }
+
+  # aws_instance.worker[0] will be created
+  + resource "aws_instance" "worker" {
+      + ami           = "ami-0c55b159cbfafe1f0"
+      + instance_type = "t3.small"
+    }
+
+  # aws_instance.worker[1] will be created
+  + resource "aws_instance" "worker" {
+      + ami           = "ami-0c55b159cbfafe1f0"
+      + instance_type = "t3.small"
+    }
+
+Plan: 2 to add, 1 to change, 0 to destroy.
+"""
