@@ -41,7 +41,7 @@ _ACTION_ORDER = (
     (Action.DESTROY, "-", "destroy"),
     (Action.IMPORT, "⇢", "import"),
     (Action.MOVE, "→", "move"),
-    (Action.READ, "<=", "read"),
+    (Action.READ, "&lt;=", "read"),
 )
 
 
