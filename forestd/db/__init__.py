@@ -1,0 +1,1 @@
+"""Storage of the Forest-compatible service: models, engine, migrations."""
