@@ -222,7 +222,10 @@ def _gate_blocks(release: Release, gate: Gate, n: int, budget: _Budget) -> list[
     if gate.accepting_votes and not release.finished:
         several = len(release.open_gates) > 1
         suffix = f" {clip(gate.environment, 30)}" if several else ""
-        value = ids.encode_value(release_ref(release, gate.environment))
+        value = _value(release, gate.environment)
+        if value is None:
+            blocks.append(_no_buttons(f"{BLOCK_GATE_ACTIONS}.{n}"))
+            return blocks
         blocks.append(
             actions(
                 [
@@ -238,10 +241,27 @@ def _gate_blocks(release: Release, gate: Gate, n: int, budget: _Budget) -> list[
     return blocks
 
 
+def _value(release: Release, environment: str, stage_id: str = "") -> str | None:
+    """The button value, or None when Forest's ids can't fit one (absurdly long names)."""
+    try:
+        return ids.encode_value(release_ref(release, environment, stage_id))
+    except ValueError:
+        return None
+
+
+def _no_buttons(block_id: str) -> Block:
+    return context(
+        "⚠️ _This release's ids are too long for Slack buttons: decide in Forest._",
+        block_id=block_id,
+    )
+
+
 def _plan_actions(release: Release, stage: Stage, n: int, several: bool) -> Block:
     env = clip(stage.environment, 30)
     suffix = f" {env}" if several and env else ""
-    value = ids.encode_value(release_ref(release, stage.environment, stage.stage_id))
+    value = _value(release, stage.environment, stage.stage_id)
+    if value is None:
+        return _no_buttons(f"{BLOCK_PLAN_ACTIONS}.{n}")
     where = f" for {clip(stage.environment, 60)}" if stage.environment else ""
     return actions(
         [

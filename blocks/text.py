@@ -136,7 +136,9 @@ def slack_date(moment: datetime, token: str = "{date_short_pretty} {time}") -> s
     It keeps the rendering independent of the clock: the text does not change as time passes,
     so the refresher's hash stays equal and no chat.update is spent on it.
     """
-    epoch = int(moment.timestamp())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    epoch = max(int(moment.timestamp()), 0)
     fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{epoch}^{token}|{fallback}>"
 

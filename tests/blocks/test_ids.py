@@ -66,7 +66,6 @@ def test_value_round_trips_any_text(
         "r1|%61cme|api|i|e|s",  # not canonical: 'a' needlessly encoded
         "r1|acme|api|i|e|" + "s" * 300,
         "r1|" + "x" * 2100,
-        "r1|ac%00me|api|i|e|s",
         "r1|ac%FFme|api|i|e|s",
     ],
 )
@@ -104,7 +103,7 @@ def test_encode_refuses_what_it_could_not_decode() -> None:
     with pytest.raises(ValueError):
         ids.encode_metadata(ids.ModalContext(REF, "C0DEPLOYS", ""))
     with pytest.raises(ValueError):
-        ids.encode_value(ids.ReleaseRef("acme", "api", "i\nj"))
+        ids.encode_value(ids.ReleaseRef("acme", "api", "i" * 300))
 
 
 def test_modal_input_reads_view_state() -> None:
