@@ -170,4 +170,4 @@ def remaining_words(until: datetime, now: datetime) -> str:
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     word = singular if count == 1 else (plural_form or singular + "s")
-    return f"{count} {word}"
+    return f"{count:,} {word}"
