@@ -1,0 +1,1 @@
+"""Static files of the sandbox UI (no build step)."""

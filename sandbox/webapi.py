@@ -1,0 +1,220 @@
+"""The Web API endpoint: `POST /api/{method}` answered the way Slack answers it.
+
+This module is the HTTP plumbing shared by every method: it merges the arguments from the
+query string, a form body or a JSON body (slack_sdk uses all three), checks the token
+(`Authorization: Bearer` or a `token` argument), applies rate limits and injected faults, and
+turns an `ApiError` into Slack's `{"ok": false, "error": ...}`. The methods themselves live in
+`methods.py`; they receive a `Call` and return the fields of a successful answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.state import JsonDict, Workspace
+from sandbox.throttle import Faults, RateLimits
+
+log = logging.getLogger(__name__)
+
+# Arguments that arrive as JSON strings in form bodies and as objects in JSON bodies.
+JSON_ARGS = frozenset({"blocks", "attachments", "view", "files", "metadata"})
+
+
+class ApiError(Exception):
+    """A Slack error answer: `{"ok": false, "error": code, **extra}`."""
+
+    def __init__(self, code: str, *, status: int = 200, **extra: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.status = status
+        self.extra = extra
+
+
+class Args:
+    """A method's arguments, whatever way they were sent."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values = dict(values)
+
+    def str(self, name: str, *, required: bool = False) -> str | None:
+        value = self.values.get(name)
+        if value is None or value == "":
+            if required:
+                raise ApiError("invalid_arguments", response_metadata=_messages(
+                    [f"missing required field: {name}"]
+                ))
+            return None
+        return value if isinstance(value, str) else str(value)
+
+    def req(self, name: str) -> str:
+        value = self.str(name, required=True)
+        assert value is not None
+        return value
+
+    def int(self, name: str, default: int) -> int:
+        value = self.values.get(name)
+        if value in (None, ""):
+            return default
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise ApiError("invalid_arguments", response_metadata=_messages(
+                [f"{name} must be an integer"]
+            )) from exc
+
+    def bool(self, name: str) -> bool:
+        value = self.values.get(name)
+        if isinstance(value, bool):
+            return value
+        return str(value).lower() in ("1", "true", "yes")
+
+    def json(self, name: str) -> Any:
+        value = self.values.get(name)
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                code = "invalid_blocks_format" if name == "blocks" else "invalid_arguments"
+                raise ApiError(code, response_metadata=_messages(
+                    [f"{name} is not valid JSON: {exc.msg}"]
+                )) from exc
+        return value
+
+    def has(self, name: str) -> bool:
+        return name in self.values
+
+
+def _messages(problems: list[str]) -> JsonDict:
+    return {"messages": [f"[ERROR] {p}" for p in problems]}
+
+
+@dataclass
+class Call:
+    """What a method implementation gets: the workspace, its arguments and who is calling."""
+
+    ws: Workspace
+    args: Args
+    base_url: str
+    token_type: str  # "bot" or "app"
+    server: Any  # the Sandbox, for the few methods that need more than state
+
+
+Method = Callable[[Call], Awaitable[JsonDict]]
+METHODS: dict[str, tuple[Method, str]] = {}
+
+
+def method(name: str, *, token: str = "bot") -> Callable[[Method], Method]:
+    """Register a Web API method; `token` is the kind of token it accepts ("bot" / "app")."""
+
+    def register(func: Method) -> Method:
+        METHODS[name] = (func, token)
+        return func
+
+    return register
+
+
+async def read_args(request: web.Request) -> Args:
+    values: dict[str, Any] = dict(request.query)
+    content_type = request.content_type
+    if request.can_read_body:
+        if content_type == "application/json":
+            try:
+                body = await request.json()
+            except json.JSONDecodeError as exc:
+                raise ApiError("invalid_json") from exc
+            if not isinstance(body, dict):
+                raise ApiError("invalid_json")
+            values.update(body)
+        elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = await request.post()
+            values.update({k: v for k, v in form.items() if isinstance(v, str)})
+        else:
+            await request.read()
+    return Args(values)
+
+
+def _token(request: web.Request, args: Args) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return args.str("token")
+
+
+def json_response(data: JsonDict, *, status: int = 200, headers: Mapping[str, str] | None = None
+                  ) -> web.Response:
+    return web.Response(
+        text=json.dumps(data, ensure_ascii=False),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+class WebApi:
+    """aiohttp handler for `/api/{method}`."""
+
+    def __init__(self, server: Any, rate_limits: RateLimits, faults: Faults) -> None:
+        self.server = server
+        self.rate_limits = rate_limits
+        self.faults = faults
+        self.calls: list[tuple[str, JsonDict]] = []  # every accepted call, for tests
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.route("*", "/api/{method}", self.handle)]
+
+    async def handle(self, request: web.Request) -> web.Response:
+        name = request.match_info["method"]
+        try:
+            args = await read_args(request)
+            return await self._answer(name, request, args)
+        except ApiError as exc:
+            return json_response({"ok": False, "error": exc.code, **exc.extra}, status=exc.status)
+
+    async def _answer(self, name: str, request: web.Request, args: Args) -> web.Response:
+        if self.faults.latency > 0 and self.faults.applies_to(name):
+            await asyncio.sleep(self.faults.latency)
+        entry = METHODS.get(name)
+        if entry is None:
+            raise ApiError("unknown_method", req_method=name)
+        func, token_type = entry
+        app = self.server.workspace.app
+        token = _token(request, args)
+        if token is None:
+            raise ApiError("not_authed")
+        kind = {app.bot_token: "bot", app.app_token: "app"}.get(token)
+        if kind is None:
+            raise ApiError("invalid_auth")
+        if kind != token_type:
+            raise ApiError("not_allowed_token_type")
+        fault = self.faults.draw(name)
+        if fault == "ratelimited":
+            return self._ratelimited(self.faults.retry_after)
+        if fault == "error":
+            return json_response(
+                {"ok": False, "error": "fatal_error"}, status=self.faults.error_status
+            )
+        wait = self.rate_limits.check(name, args.str("channel") or args.str("channel_id"))
+        if wait:
+            return self._ratelimited(wait)
+        call = Call(self.server.workspace, args, self.server.base_url, kind, self.server)
+        result = await func(call)
+        self.calls.append((name, args.values))
+        return json_response({"ok": True, **result})
+
+    @staticmethod
+    def _ratelimited(retry_after: int) -> web.Response:
+        return json_response(
+            {"ok": False, "error": "ratelimited"},
+            status=429,
+            headers={"Retry-After": str(retry_after)},
+        )
