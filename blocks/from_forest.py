@@ -32,12 +32,12 @@ from blocks.model import (
 from blocks.text import parse_time
 from forest.v1 import policies_pb2, releases_pb2
 
-_KINDS = {
+_KINDS: dict[int, StageKind] = {
     releases_pb2.PIPELINE_RUN_STAGE_TYPE_DEPLOY: StageKind.DEPLOY,
     releases_pb2.PIPELINE_RUN_STAGE_TYPE_WAIT: StageKind.WAIT,
     releases_pb2.PIPELINE_RUN_STAGE_TYPE_PLAN: StageKind.PLAN,
 }
-_STATUSES = {
+_STATUSES: dict[int, StageStatus] = {
     releases_pb2.PIPELINE_RUN_STAGE_STATUS_PENDING: StageStatus.PENDING,
     releases_pb2.PIPELINE_RUN_STAGE_STATUS_ACTIVE: StageStatus.RUNNING,
     releases_pb2.PIPELINE_RUN_STAGE_STATUS_SUCCEEDED: StageStatus.SUCCEEDED,
@@ -45,7 +45,7 @@ _STATUSES = {
     releases_pb2.PIPELINE_RUN_STAGE_STATUS_CANCELLED: StageStatus.CANCELLED,
     releases_pb2.PIPELINE_RUN_STAGE_STATUS_AWAITING_APPROVAL: StageStatus.AWAITING_APPROVAL,
 }
-_STEP_STATUSES = {
+_STEP_STATUSES: dict[str, StageStatus] = {
     "QUEUED": StageStatus.PENDING,
     "ASSIGNED": StageStatus.PENDING,
     "RUNNING": StageStatus.RUNNING,
@@ -54,7 +54,7 @@ _STEP_STATUSES = {
     "TIMED_OUT": StageStatus.FAILED,
     "CANCELLED": StageStatus.CANCELLED,
 }
-_REQUIREMENT_KINDS = {
+_REQUIREMENT_KINDS: dict[int, RequirementKind] = {
     policies_pb2.POLICY_TYPE_SOAK_TIME: RequirementKind.SOAK_TIME,
     policies_pb2.POLICY_TYPE_BRANCH_RESTRICTION: RequirementKind.BRANCH,
     policies_pb2.POLICY_TYPE_EXTERNAL_APPROVAL: RequirementKind.APPROVAL,

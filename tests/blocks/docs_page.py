@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from blocks import ephemeral, ids, modals, notices
 from blocks.home import home_view
@@ -62,7 +64,7 @@ def _fence(text: str, lang: str = "text") -> str:
     return f"````{lang}\n{text}\n````"
 
 
-def _message_section(title: str, msg: dict) -> str:  # type: ignore[type-arg]
+def _message_section(title: str, msg: Mapping[str, Any]) -> str:
     return f"### {title}\n\n{_fence(rendition(msg['blocks']))}\n\nFallback `text`: " + (
         f"`{msg['text']}`\n"
     )

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from blocks.from_forest import release_from_forest
 from blocks.model import Bypass, Commit, Person, Release
 from forest.v1 import policies_pb2, releases_pb2
 
+Status = releases_pb2.PipelineRunStageStatus
 NOW = datetime(2026, 11, 24, 12, 7, tzinfo=UTC)
 INTENT = "7d9c1f0e-5b7a-4f3e-9d2c-3f2a9c1e8b10"
 ORG = "acme"
@@ -17,17 +19,26 @@ COMMIT = Commit(branch="main", sha="3f2a9c1e8b10d4f5a6b7", title="Fix checkout r
 ALICE = Person("u-alice", "alice")
 SLACK_IDS = {"u-alice": "U0ALICE", "u-bob": "U0BOB"}  # carol did not link her account
 
-PENDING, ACTIVE, SUCCEEDED, FAILED, CANCELLED = 1, 2, 3, 4, 5
-DEPLOY, WAIT, PLAN = 1, 2, 3
+PENDING = releases_pb2.PIPELINE_RUN_STAGE_STATUS_PENDING
+ACTIVE = releases_pb2.PIPELINE_RUN_STAGE_STATUS_ACTIVE
+SUCCEEDED = releases_pb2.PIPELINE_RUN_STAGE_STATUS_SUCCEEDED
+FAILED = releases_pb2.PIPELINE_RUN_STAGE_STATUS_FAILED
+CANCELLED = releases_pb2.PIPELINE_RUN_STAGE_STATUS_CANCELLED
+DEPLOY = releases_pb2.PIPELINE_RUN_STAGE_TYPE_DEPLOY
+WAIT = releases_pb2.PIPELINE_RUN_STAGE_TYPE_WAIT
+PLAN = releases_pb2.PIPELINE_RUN_STAGE_TYPE_PLAN
+SOAK_TIME = policies_pb2.POLICY_TYPE_SOAK_TIME
+BRANCH = policies_pb2.POLICY_TYPE_BRANCH_RESTRICTION
+APPROVAL = policies_pb2.POLICY_TYPE_EXTERNAL_APPROVAL
 
 
 def _stage(
     stage_id: str,
-    kind: int,
-    status: int,
+    kind: releases_pb2.PipelineRunStageType,
+    status: releases_pb2.PipelineRunStageStatus,
     environment: str | None = None,
     depends_on: tuple[str, ...] = (),
-    **extra: object,
+    **extra: Any,
 ) -> releases_pb2.PipelineStageState:
     stage = releases_pb2.PipelineStageState(
         stage_id=stage_id, stage_type=kind, status=status, depends_on=list(depends_on), **extra
@@ -38,11 +49,11 @@ def _stage(
 
 
 def pipeline(
-    staging: int = SUCCEEDED,
-    soak: int = SUCCEEDED,
-    plan: int = PENDING,
+    staging: Status = SUCCEEDED,
+    soak: Status = SUCCEEDED,
+    plan: Status = PENDING,
     plan_approval: str | None = None,
-    production: int = PENDING,
+    production: Status = PENDING,
     *,
     plan_error: str | None = None,
     production_error: str | None = None,
@@ -102,19 +113,19 @@ def gate(
         evaluations=[
             policies_pb2.PolicyEvaluation(
                 policy_name="soak-30m",
-                policy_type=1,
+                policy_type=SOAK_TIME,
                 passed=soak_passed,
                 reason="30m since staging" if soak_passed else "soaking: 12m of 30m",
             ),
             policies_pb2.PolicyEvaluation(
                 policy_name="main-only",
-                policy_type=2,
+                policy_type=BRANCH,
                 passed=True,
                 reason="branch main matches ^main$",
             ),
             policies_pb2.PolicyEvaluation(
                 policy_name="two-approvers",
-                policy_type=3,
+                policy_type=APPROVAL,
                 passed=approved,
                 reason=f"{'approved' if approved else 'awaiting approval'}: {current}/{required}",
                 external_approval_state=policies_pb2.ExternalApprovalState(

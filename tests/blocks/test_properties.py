@@ -338,7 +338,10 @@ def test_from_forest_with_hostile_protobuf(
     response = policies_pb2.EvaluatePoliciesResponse(
         evaluations=[
             policies_pb2.PolicyEvaluation(
-                policy_name="<!here>", policy_type=3, reason="<@U1>", external_approval_state=state
+                policy_name="<!here>",
+                policy_type=policies_pb2.POLICY_TYPE_EXTERNAL_APPROVAL,
+                reason="<@U1>",
+                external_approval_state=state,
             )
         ]
     )
