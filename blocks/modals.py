@@ -17,7 +17,7 @@ from blocks.kit import MAX_PLACEHOLDER, Block, context, plain_text, section
 from blocks.limits import MAX_MODAL_TITLE
 from blocks.model import Release
 from blocks.release import release_name, release_version
-from blocks.text import esc, mention
+from blocks.text import clip, esc, mention
 
 View = dict[str, Any]
 
@@ -208,3 +208,14 @@ def link_account_modal(
         ],
         ids.encode_metadata(context_) if context_ is not None else "",
     )
+
+
+def input_errors(errors: dict[str, str]) -> dict[str, Any]:
+    """The ack() payload that shows errors under a modal's inputs, keyed by their block ids
+    (e.g. `{ids.TOKEN_BLOCK: "Forest did not accept this token"}`). Messages are plain text."""
+    return {
+        "response_action": "errors",
+        "errors": {
+            block_id: clip(message, 150) or "Invalid" for block_id, message in errors.items()
+        },
+    }
