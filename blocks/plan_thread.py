@@ -101,10 +101,12 @@ def _resources_text(summary: PlanSummary) -> str:
 
 def _chunks(text: str) -> list[str] | None:
     """Escaped code blocks of whole lines, or None when the text can't be shown inline."""
-    escaped_lines = [
+    if len(text) > _INLINE_BUDGET:  # escaping only grows it
+        return None
+    escaped_lines = (
         esc(_FENCE_IN_TEXT.sub(lambda m: "`\u200b" * len(m.group()), line), single_line=False)
         for line in text.split("\n")
-    ]
+    )
     chunks: list[str] = []
     current: list[str] = []
     size = 0

@@ -122,13 +122,29 @@ def _next_code_line(text: str, position: int) -> str:
     return ""
 
 
+def _scan(pattern: re.Pattern[str], text: str, needle: str) -> list[re.Match[str]]:
+    """All matches, skipping the regex scan when its literal part is absent (the usual case)."""
+    return list(pattern.finditer(text)) if needle in text else []
+
+
+def _last_plan_line(text: str) -> re.Match[str] | None:
+    """Terraform's own "Plan: …" line: it is at the end, so look there first."""
+    at = text.rfind("Plan: ")
+    if at == -1:
+        return None
+    match = _PLAN_LINE.match(text, text.rfind("\n", 0, at) + 1)
+    if match is not None:
+        return match
+    matches = list(_PLAN_LINE.finditer(text))
+    return matches[-1] if matches else None
+
+
 def summarize_plan(output: str) -> PlanSummary:
     """Counts, changed resources and errors of one plan's output (any text accepted)."""
     text = strip_ansi(output or "")
-    errors = tuple(m["summary"] or "error" for m in _ERROR.finditer(text))
-    resources = _resources(text)
-    plan_lines = list(_PLAN_LINE.finditer(text))
-    plan_line = plan_lines[-1] if plan_lines else None
+    errors = tuple(m["summary"] or "error" for m in _scan(_ERROR, text, "Error: "))
+    resources = _resources(text) if "# " in text else ()
+    plan_line = _last_plan_line(text)
     if plan_line is not None:
         return PlanSummary(
             kind=PlanKind.CHANGES,
@@ -142,7 +158,7 @@ def summarize_plan(output: str) -> PlanSummary:
         )
     if errors:
         return PlanSummary(kind=PlanKind.ERROR, resources=resources, errors=errors)
-    if _NO_CHANGES.search(text):
+    if "No changes." in text and _NO_CHANGES.search(text):
         return PlanSummary(kind=PlanKind.NO_CHANGES, resources=resources)
     if resources:
         # A plan cut short (or an older format): count what the headers say.
@@ -156,6 +172,6 @@ def summarize_plan(output: str) -> PlanSummary:
             imports=actions.count(Action.IMPORT),
             resources=resources,
         )
-    if _OUTPUTS_ONLY.search(text):
+    if "Changes to Outputs:" in text and _OUTPUTS_ONLY.search(text):
         return PlanSummary(kind=PlanKind.NO_CHANGES)
     return PlanSummary(kind=PlanKind.UNKNOWN)

@@ -78,3 +78,9 @@ def test_five_megabyte_plan_parses_fast() -> None:
     elapsed = time.perf_counter() - started
     assert summary.add == count and len(summary.by_action(Action.CREATE)) == count
     assert elapsed < 2.0, f"5 MB plan took {elapsed:.2f}s"
+
+
+def test_plan_line_is_found_even_when_plan_text_follows_it() -> None:
+    text = plans.MIXED + '  + note = "Plan: review me"\n'
+    summary = summarize_plan(text)
+    assert summary.counted and (summary.add, summary.change, summary.destroy) == (4, 1, 4)
