@@ -154,4 +154,29 @@ def build_page() -> str:
         subscriptions=[Subscription("acme", "api", "C0DEPLOYS")],
     )
     parts.append(f"## App Home\n\n{_fence(view_rendition(home))}\n")
+    parts.append(_identifiers())
     return "\n".join(parts)
+
+
+def _identifiers() -> str:
+    rows = [
+        f"| `{name}` | `{getattr(ids, name)}` |"
+        for name in sorted(dir(ids))
+        if name.startswith(("ACTION_", "CALLBACK_")) or name.endswith(("_BLOCK", "_INPUT"))
+    ]
+    ref = ids.ReleaseRef("acme", "api", INTENT, "production", "plan-production")
+    context = ids.ModalContext(ref, "C0DEPLOYS", "1795521600.000100")
+    return (
+        "## Identifiers\n\n"
+        "Versioned: a change of meaning gets a new suffix, so buttons on old messages fail "
+        "clearly instead of doing something else.\n\n"
+        "| constant in `blocks.ids` | value |\n|---|---|\n" + "\n".join(rows) + "\n\n"
+        "A button `value` carries ids only (`ids.encode_value` / `ids.decode_value`, which "
+        "raises `ids.MalformedPayload` for anything it did not produce):\n\n"
+        f"    {ids.encode_value(ref)}\n\n"
+        "A modal's `private_metadata` adds the message it was opened from "
+        "(`ids.encode_metadata` / `ids.decode_metadata`):\n\n"
+        f"    {ids.encode_metadata(context)}\n\n"
+        "Who clicked, and what they may do, always comes from Slack's signed payload and from "
+        "Forest, never from these strings.\n"
+    )
