@@ -73,36 +73,17 @@ class _Budget:
     reason: int
 
 
-_BUDGETS = (
-    _Budget(
-        stages=30,
-        gates=6,
-        plans=4,
-        requirements=8,
-        decisions=20,
-        comment=300,
-        title=200,
-        reason=300,
-    ),
-    _Budget(
-        stages=20,
-        gates=5,
-        plans=3,
-        requirements=6,
-        decisions=10,
-        comment=150,
-        title=150,
-        reason=200,
-    ),
-    _Budget(
-        stages=12, gates=4, plans=3, requirements=5, decisions=6, comment=80, title=100, reason=120
-    ),
-    _Budget(
-        stages=8, gates=3, plans=2, requirements=4, decisions=3, comment=40, title=60, reason=60
-    ),
-    _Budget(
-        stages=5, gates=2, plans=1, requirements=3, decisions=2, comment=20, title=40, reason=30
-    ),
+# Tried in order until the message fits; each row shows less than the one before.
+_BUDGETS = tuple(
+    _Budget(*row)
+    for row in (
+        # stages, gates, plans, requirements, decisions, comment, title, reason
+        (30, 6, 4, 8, 20, 300, 200, 300),
+        (20, 5, 3, 6, 10, 150, 150, 200),
+        (12, 4, 3, 5, 6, 80, 100, 120),
+        (8, 3, 2, 4, 3, 40, 60, 60),
+        (5, 2, 1, 3, 2, 20, 40, 30),
+    )
 )
 
 
