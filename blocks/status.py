@@ -46,7 +46,7 @@ _SUCCEEDED_WORDS = {
 }
 _STATUS_WORDS = {
     StageStatus.PENDING: "pending",
-    StageStatus.BLOCKED: "waiting for its approval gate",
+    StageStatus.BLOCKED: "held by its gate",
     StageStatus.AWAITING_APPROVAL: "awaiting approval",
     StageStatus.APPROVED: "approved",
     StageStatus.FAILED: "failed",
