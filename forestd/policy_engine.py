@@ -30,6 +30,8 @@ from .db.types import rfc3339
 SOAK = policies_pb2.POLICY_TYPE_SOAK_TIME
 BRANCH = policies_pb2.POLICY_TYPE_BRANCH_RESTRICTION
 APPROVAL = policies_pb2.POLICY_TYPE_EXTERNAL_APPROVAL
+# Starts the shown comment of a vote by which an admin approved their own release.
+BYPASS_MARK = "[bypass]"
 
 # The name of the PolicyType's field in the Policy / request `config` oneof.
 CONFIG_FIELD: dict[int, str] = {
@@ -127,18 +129,20 @@ def policy_message(policy: Policy) -> policies_pb2.Policy:
 async def required_approvals(session: AsyncSession, project_id: str, environment: str) -> int:
     """The highest `required_approvals` among enabled approval policies (0 when there is none)."""
     policies = await enabled_policies(session, project_id, environment, APPROVAL)
-    return max((_required(p) for p in policies), default=0)
+    return max((required_of(p) for p in policies), default=0)
 
 
 async def approval_state(
-    session: AsyncSession, intent_id: str, environment: str
+    session: AsyncSession, intent_id: str, environment: str, required: int | None = None
 ) -> policies_pb2.ExternalApprovalState:
     """Votes on an intent's gate for one environment: every voter's latest decision, oldest
-    first, and the highest requirement among the project's enabled approval policies there."""
-    project_id = await session.scalar(
-        select(ReleaseIntent.project_id).where(ReleaseIntent.id == intent_id)
-    )
-    required = await required_approvals(session, project_id, environment) if project_id else 0
+    first, and the highest requirement among the project's enabled approval policies there
+    (pass `required` when the caller already knows it)."""
+    if required is None:
+        project_id = await session.scalar(
+            select(ReleaseIntent.project_id).where(ReleaseIntent.id == intent_id)
+        )
+        required = await required_approvals(session, project_id, environment) if project_id else 0
     return await _state(session, intent_id, environment, required)
 
 
@@ -166,9 +170,17 @@ async def _state(
             decision=row.decision,
             decided_at=rfc3339(row.created_at),
         )
-        if row.comment is not None:
-            entry.comment = row.comment
+        comment = decision_comment(row)
+        if comment is not None:
+            entry.comment = comment
     return state
+
+
+def decision_comment(row: ApprovalDecision) -> str | None:
+    """The comment shown for a vote: a bypass is marked `[bypass]` (followed by the comment)."""
+    if not row.bypass:
+        return row.comment
+    return f"{BYPASS_MARK} {row.comment}" if row.comment else BYPASS_MARK
 
 
 # ---- evaluation ---------------------------------------------------------------------
@@ -205,7 +217,7 @@ async def evaluate_environment(
     every evaluation passed (and when there is no policy at all).
     """
     policies = await enabled_policies(session, project.id, environment)
-    required = max((_required(p) for p in policies if p.policy_type == APPROVAL), default=0)
+    required = max((required_of(p) for p in policies if p.policy_type == APPROVAL), default=0)
     effective_branch = (intent.branch if intent is not None and intent.branch else None) or branch
     response = policies_pb2.EvaluatePoliciesResponse()
     state: policies_pb2.ExternalApprovalState | None = None
@@ -240,7 +252,7 @@ async def evaluate_environment(
     return response
 
 
-def _required(policy: Policy) -> int:
+def required_of(policy: Policy) -> int:
     return int((policy.config or {}).get("required_approvals", 1))
 
 
@@ -293,9 +305,10 @@ async def _intent_succeeded_at(
             )
         )
     ).all()
-    if not steps or any(status != "SUCCEEDED" or done is None for status, done in steps):
+    completed = [done for status, done in steps if status == "SUCCEEDED" and done is not None]
+    if not steps or len(completed) != len(steps):
         return None
-    return max(done for _, done in steps)
+    return max(completed)
 
 
 async def _project_succeeded_at(
