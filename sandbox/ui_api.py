@@ -288,7 +288,8 @@ class UiApi:
             try:
                 sandbox.faults.configure(body.get("faults") or {})
             except (KeyError, TypeError, ValueError) as exc:
-                return json_response({"ok": False, "error": f"bad fault setting: {exc}"}, 400)
+                return json_response({"ok": False, "error": f"bad fault setting: {exc}"},
+                                     status=400)
             limits = body.get("rate_limits")
             if limits == "slack":
                 sandbox.rate_limits.limits = dict(SLACK_TIERS)
