@@ -73,9 +73,9 @@ def _text_input(
     return block
 
 
-def _about(context_: ids.ModalContext, release: Release | None) -> str:
+def _about(origin: ids.ModalContext, release: Release | None) -> str:
     """`*acme/api* release `3f2a9c1` → *production*` plus the commit title and author."""
-    ref = context_.ref
+    ref = origin.ref
     name = esc(f"{ref.organisation}/{ref.project}", 120)
     version = esc(ref.intent_id[:8], 20)
     if release is not None:
@@ -92,14 +92,14 @@ def _about(context_: ids.ModalContext, release: Release | None) -> str:
     return line
 
 
-def reject_modal(context_: ids.ModalContext, release: Release | None = None) -> View:
+def reject_modal(origin: ids.ModalContext, release: Release | None = None) -> View:
     """Reject (a vote, with an optional comment), opened by `ids.ACTION_REJECT`."""
     return _modal(
         ids.CALLBACK_REJECT,
         "Reject release",
         "Reject",
         [
-            section(_about(context_, release)),
+            section(_about(origin, release)),
             context(
                 "A rejection is a vote: it replaces your approval, if you gave one, and is "
                 "shown in the release's history. It does not cancel the release."
@@ -113,15 +113,15 @@ def reject_modal(context_: ids.ModalContext, release: Release | None = None) -> 
                 placeholder="Why? (shown to everyone in the channel)",
             ),
         ],
-        ids.encode_metadata(context_),
+        ids.encode_metadata(origin),
     )
 
 
-def bypass_modal(context_: ids.ModalContext, release: Release | None = None) -> View:
+def bypass_modal(origin: ids.ModalContext, release: Release | None = None) -> View:
     """Bypass the self-approval rule as an admin author, opened by `ids.ACTION_BYPASS`."""
-    env = esc(context_.ref.environment, 60) or "this environment"
+    env = esc(origin.ref.environment, 60) or "this environment"
     count = ""
-    gate = release.gate(context_.ref.environment) if release is not None else None
+    gate = release.gate(origin.ref.environment) if release is not None else None
     if gate is not None and gate.approvals is not None:
         count = f"\nApprovals so far: *{gate.approvals.current}/{gate.approvals.required}*"
     return _modal(
@@ -129,7 +129,7 @@ def bypass_modal(context_: ids.ModalContext, release: Release | None = None) -> 
         "Bypass approval gate",
         "Bypass gate",
         [
-            section(_about(context_, release) + count),
+            section(_about(origin, release) + count),
             section(
                 f"⚠️ *You are about to bypass the approval gate for {env}.*\n"
                 "Your own approval counts although you are the release's author. "
@@ -144,18 +144,18 @@ def bypass_modal(context_: ids.ModalContext, release: Release | None = None) -> 
                 placeholder="Why can't this wait for another approval?",
             ),
         ],
-        ids.encode_metadata(context_),
+        ids.encode_metadata(origin),
     )
 
 
-def plan_reject_modal(context_: ids.ModalContext, release: Release | None = None) -> View:
+def plan_reject_modal(origin: ids.ModalContext, release: Release | None = None) -> View:
     """Reject a plan (final: the release fails), opened by `ids.ACTION_PLAN_REJECT`."""
     return _modal(
         ids.CALLBACK_PLAN_REJECT,
         "Reject plan",
         "Reject plan",
         [
-            section(_about(context_, release)),
+            section(_about(origin, release)),
             section(
                 "⛔ *Rejecting the plan is final.* The release fails and its later stages are "
                 "cancelled. Forest does not keep the reason, so it is posted in the thread."
@@ -169,17 +169,17 @@ def plan_reject_modal(context_: ids.ModalContext, release: Release | None = None
                 placeholder="What is wrong with this plan?",
             ),
         ],
-        ids.encode_metadata(context_),
+        ids.encode_metadata(origin),
     )
 
 
 def link_account_modal(
-    *, token_url: str | None = None, context_: ids.ModalContext | None = None
+    *, token_url: str | None = None, origin: ids.ModalContext | None = None
 ) -> View:
     """Link the clicker's Forest account by pasting a personal access token.
 
     `token_url` (from config) is where Forest's web UI creates tokens; shown as a link.
-    `context_`, when given, is the action that needed the link, so the bot can resume it.
+    `origin`, when given, is the action that needed the link, so the bot can resume it.
     """
     where = "your Forest settings, under *Personal access tokens*"
     if token_url and _SAFE_URL.match(token_url):
@@ -206,7 +206,7 @@ def link_account_modal(
                 "`/forest logout` forgets it.",
             ),
         ],
-        ids.encode_metadata(context_) if context_ is not None else "",
+        ids.encode_metadata(origin) if origin is not None else "",
     )
 
 

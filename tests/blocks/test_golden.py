@@ -82,7 +82,7 @@ def test_modal_goldens() -> None:
         "modal_bypass": modals.bypass_modal(_context(), release),
         "modal_plan_reject": modals.plan_reject_modal(_context(), release),
         "modal_link_account": modals.link_account_modal(
-            token_url="https://forest.example.com/settings/tokens", context_=_context()
+            token_url="https://forest.example.com/settings/tokens", origin=_context()
         ),
     }
     for name, view in views.items():

@@ -208,7 +208,7 @@ def test_modals_within_limits_and_safe(release: Release, environment: str) -> No
         modals.bypass_modal(context, release),
         modals.plan_reject_modal(context, release),
         modals.reject_modal(context),
-        modals.link_account_modal(token_url="https://forest.example.com/t", context_=context),
+        modals.link_account_modal(token_url="https://forest.example.com/t", origin=context),
         modals.link_account_modal(token_url="javascript:alert(1)|<!channel>"),
     ):
         assert_valid_view(view, mentionable(release))
