@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from ..context import ServiceContext
-from . import policies
+from . import identity, policies
 
 
 def register_all(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
@@ -13,4 +13,5 @@ def register_all(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     names: list[str] = []
     # Each service module exposes `register(server, ctx) -> list[str]`; list them here.
     names += policies.register(server, ctx)
+    names += identity.register(server, ctx)
     return names
