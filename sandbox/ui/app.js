@@ -86,7 +86,8 @@
     const data = await response.json();
     const list = $("thread-messages");
     list.replaceChildren(renderMessage(data.root, { inThread: true }));
-    list.appendChild(el("div", "thread-divider", `${data.replies.length} replies`));
+    const n = data.replies.length;
+    list.appendChild(el("div", "thread-divider", `${n} repl${n === 1 ? "y" : "ies"}`));
     data.replies.forEach((m) => list.appendChild(renderMessage(m, { inThread: true })));
     pane.hidden = false;
   }

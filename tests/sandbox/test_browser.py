@@ -1,0 +1,192 @@
+"""The sandbox UI in headless Chromium (Debian's package, driven by Playwright's own driver).
+
+A person (bob) opens the page, sees the bot's message rendered from Block Kit, clicks Approve
+(the test's Bolt app answers with chat.update and the page changes without a reload), clicks
+Reject… (a confirm dialog, then the app opens a modal), fills the modal in and submits it (the
+app posts into the message's thread). Untrusted text stays text.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from sandbox.server import Sandbox
+from tests.sandbox.conftest import SIGNING_SECRET, bolt_app, eventually, serve_bolt
+from tests.sandbox.test_driver_http import REJECT_MODAL
+
+pytestmark = pytest.mark.browser
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "sandbox"
+
+APPROVE, REJECT, MORE = "forest.approve.v1", "forest.reject.v1", "forest.more.v1"
+
+
+def release_blocks(status: str, *, buttons: bool = True) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "🚀 acme/api · release 3f2a9c1"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text":
+            "main @ `3f2a9c1` · \"Fix &lt;img src=x onerror=window.__xss=1&gt; rounding\" "
+            "· by <@U0ALICE001> · <https://forest.example/r/1|open in Forest> "
+            "· <javascript:window.__xss=2|not a link>"}]},
+        {"type": "section", "block_id": "status", "text": {"type": "mrkdwn", "text": status},
+         "fields": [{"type": "mrkdwn", "text": "*Environment*\nproduction"},
+                    {"type": "mrkdwn", "text": "*Approvals*\n1/2"}]},
+        {"type": "divider"},
+        {"type": "rich_text", "elements": [{"type": "rich_text_preformatted", "elements": [
+            {"type": "text", "text": "+ aws_s3_bucket.logs\n~ aws_iam_role.deploy"}]}]},
+        {"type": "image", "image_url": "https://forest.example/graph.png", "alt_text": "graph"},
+    ]
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "gate", "elements": [
+            {"type": "button", "action_id": APPROVE, "value": "intent-42", "style": "primary",
+             "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": REJECT, "value": "intent-42", "style": "danger",
+             "text": {"type": "plain_text", "text": "Reject…"},
+             "confirm": {"title": {"type": "plain_text", "text": "Reject this release?"},
+                         "text": {"type": "mrkdwn", "text": "A rejection is a vote."},
+                         "confirm": {"type": "plain_text", "text": "Yes, reject"},
+                         "deny": {"type": "plain_text", "text": "Cancel"}, "style": "danger"}},
+            {"type": "overflow", "action_id": MORE, "options": [
+                {"text": {"type": "plain_text", "text": "View plan"}, "value": "plan"}]},
+        ]})
+    return blocks
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip("no chromium binary on PATH (Debian: apt-get install chromium); "
+                    "scripts/test installs it when run as root")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def test_click_update_modal_submit_in_the_browser(
+    sandbox: Sandbox, browser: Any, tmp_path: Path
+) -> None:
+    app = bolt_app(sandbox)
+    submitted: list[dict[str, Any]] = []
+
+    @app.action(APPROVE)
+    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        container = body["container"]
+        await client.chat_update(
+            channel=container["channel_id"], ts=container["message_ts"], text="approved",
+            blocks=release_blocks(f"✅ *Approved* by <@{body['user']['id']}>"))
+
+    @app.action(REJECT)
+    async def reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        meta = f"{body['container']['channel_id']}|{body['container']['message_ts']}"
+        await client.views_open(trigger_id=body["trigger_id"],
+                                view={**REJECT_MODAL, "private_metadata": meta})
+
+    @app.view("forest.reject.v1")
+    async def rejected(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        submitted.append(body)
+        values = body["view"]["state"]["values"]
+        channel, ts = body["view"]["private_metadata"].split("|")
+        comment = escape(values["comment"]["text"]["value"])  # untrusted: escaped, as a bot must
+        await client.chat_postMessage(
+            channel=channel, thread_ts=ts,
+            text=f"❌ <@{body['user']['id']}> rejected: {comment} "
+                 f"({values['env']['pick']['selected_option']['value']})")
+
+    async with serve_bolt(app) as url:
+        sandbox.driver.use_http(url, SIGNING_SECRET)
+        posted = await sandbox.client().chat_postMessage(
+            channel="deploys", text="release", blocks=release_blocks("⏳ Awaiting approval"))
+        ts = posted["ts"]
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{sandbox.base_url}?user=bob")
+
+        message = page.locator(f'article.message[data-ts="{ts}"]')
+        await message.locator("h3", has_text="acme/api · release 3f2a9c1").wait_for()
+        await message.get_by_text("⏳ Awaiting approval").wait_for()
+        # mrkdwn safety: the escaped tag is shown as text, never parsed; only real links link
+        await message.get_by_text("Fix <img src=x onerror=window.__xss=1> rounding",
+                                  exact=False).wait_for()
+        assert await message.locator("img").count() == 0
+        assert await message.locator("a", has_text="open in Forest").get_attribute("href") == (
+            "https://forest.example/r/1")
+        assert await message.locator('a[href^="javascript"]').count() == 0
+        assert await message.locator(".mention", has_text="@alice").count() == 1
+        assert await message.locator("pre", has_text="aws_iam_role.deploy").count() == 1
+        assert await message.locator(".image-placeholder", has_text="graph").count() == 1
+
+        # Approve: the app calls chat.update; the page shows it live, without a reload
+        await message.locator(f'button[data-action-id="{APPROVE}"]').click()
+        await message.get_by_text("Approved by").wait_for()
+        await message.locator(".mention", has_text="@bob").wait_for()
+        await message.locator(".edited").wait_for()
+
+        # Reject…: confirm dialog, then the app opens a modal
+        await message.locator(f'button[data-action-id="{REJECT}"]').click()
+        await page.locator(".dialog.confirm", has_text="Reject this release?").wait_for()
+        await page.locator(".confirm-ok").click()
+        modal = page.locator("#modal")
+        await modal.locator("h2", has_text="Reject release").wait_for()
+        await modal.locator("textarea").fill("wait for #812 <b>now</b>")
+        await modal.locator("select").select_option("prod")
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "sandbox-modal.png"))
+        await modal.locator(".modal-submit").click()
+        await modal.wait_for(state="detached")
+
+        await eventually(lambda: bool(submitted))
+        await message.locator(".replies", has_text="1 reply").wait_for()
+        await message.locator(".replies").click()
+        thread = page.locator("#thread")
+        await thread.get_by_text("rejected: wait for #812 <b>now</b> (prod)").wait_for()
+        assert await thread.locator("b", has_text="now").count() == 0
+
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "sandbox-ui.png"))
+        await page.screenshot(path=str(tmp_path / "sandbox-ui.png"))
+        assert await page.evaluate("window.__xss") is None
+        assert errors == []
+        stored = sandbox.workspace.message(posted["channel"], ts)
+        assert stored is not None and len(stored.edits) == 1
+        assert submitted[0]["user"]["id"] == "U0BOB00001"
+
+
+async def test_ephemerals_are_shown_only_to_their_user(sandbox: Sandbox, browser: Any) -> None:
+    client = sandbox.client()
+    channel = (await client.conversations_info(channel="#deploys"))["channel"]["id"]
+    await client.chat_postEphemeral(channel=channel, user="U0CAROL001",
+                                    text="only carol sees this")
+    await client.chat_postMessage(channel=channel, text="everyone sees this")
+    page = await browser.new_page()
+    await page.goto(f"{sandbox.base_url}?user=carol")
+    await page.get_by_text("everyone sees this").wait_for()
+    eph = page.locator("article.message.ephemeral", has_text="only carol sees this")
+    await eph.get_by_text("Only visible to you").wait_for()
+    await page.locator("#user-picker").select_option("U0BOB00001")
+    await page.locator("article.message", has_text="everyone sees this").wait_for()
+    await page.locator("article.message.ephemeral").wait_for(state="detached")
