@@ -11,6 +11,7 @@ errors. `say` posts a message as a person (no request to the bot).
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,7 +94,8 @@ class Driver:
         self._base_url = base_url
         self.hub = hub
         self.delivery: Delivery | None = None
-        self.history: list[tuple[str, JsonDict, Ack]] = []  # (kind, payload, ack)
+        # The latest requests sent and their acks: (kind, payload, ack).
+        self.history: deque[tuple[str, JsonDict, Ack]] = deque(maxlen=1000)
 
     @property
     def ws(self) -> Workspace:

@@ -134,8 +134,14 @@ class Sandbox:
             self.workspace.save(self.state_file)
 
     def _schedule_save(self, _event: dict[str, Any]) -> None:
+        """Save at most twice a second, after a change (immediately outside an event loop)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.save()
+            return
         if self._save_task is None or self._save_task.done():
-            self._save_task = asyncio.get_running_loop().create_task(self._save_soon())
+            self._save_task = loop.create_task(self._save_soon())
 
     async def _save_soon(self) -> None:
         await asyncio.sleep(0.5)

@@ -515,12 +515,23 @@ class Workspace:
         eph.deleted = True
         self.changed("ephemeral", channel=eph.channel, user=eph.user, ts=eph.ts)
 
+    def _prune(self) -> None:
+        """Forget trigger ids and response_urls long past their use-by time."""
+        now = time.monotonic()
+        if len(self.triggers) > 1000:
+            self.triggers = {k: t for k, t in self.triggers.items() if now - t.created < 60}
+        if len(self.response_urls) > 1000:
+            self.response_urls = {
+                k: r for k, r in self.response_urls.items() if now - r.created < 1800}
+
     def new_trigger(self, user_id: str) -> str:
+        self._prune()
         trigger_id = f"{int(time.time())}.{next(self._ids)}.{secrets.token_hex(16)}"
         self.triggers[trigger_id] = Trigger(user_id, time.monotonic())
         return trigger_id
 
     def new_response_url(self, base_url: str, info: ResponseUrl) -> str:
+        self._prune()
         token = secrets.token_urlsafe(18)
         self.response_urls[token] = info
         return f"{base_url}_sandbox/respond/{self.app.team_id}/{token}"

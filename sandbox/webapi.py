@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -167,7 +168,8 @@ class WebApi:
         self.server = server
         self.rate_limits = rate_limits
         self.faults = faults
-        self.calls: list[tuple[str, JsonDict]] = []  # every accepted call, for tests
+        # The latest accepted calls (method, arguments), for tests and debugging.
+        self.calls: deque[tuple[str, JsonDict]] = deque(maxlen=10_000)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.route("*", "/api/{method}", self.handle)]
@@ -203,7 +205,11 @@ class WebApi:
             return json_response(
                 {"ok": False, "error": "fatal_error"}, status=self.faults.error_status
             )
-        wait = self.rate_limits.check(name, args.str("channel") or args.str("channel_id"))
+        channel_ref = args.str("channel") or args.str("channel_id")
+        if channel_ref:  # one window per channel, however the caller names it
+            found = self.server.workspace.channel(channel_ref)
+            channel_ref = found.id if found else channel_ref
+        wait = self.rate_limits.check(name, channel_ref)
         if wait:
             return self._ratelimited(wait)
         call = Call(self.server.workspace, args, self.server.base_url, kind, self.server)

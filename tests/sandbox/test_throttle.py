@@ -36,7 +36,8 @@ async def test_slack_sdk_retry_handler_waits_retry_after_and_succeeds() -> None:
         client = sandbox.client(retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
         await client.chat_postMessage(channel="deploys", text="first")
         started = time.monotonic()
-        second = await client.chat_postMessage(channel="deploys", text="second")
+        # "#deploys" is the same channel as "deploys": same window
+        second = await client.chat_postMessage(channel="#deploys", text="second")
         waited = time.monotonic() - started
         assert second["ok"] is True
         assert waited >= 1.0, "the handler must sleep at least Retry-After (1 s)"
