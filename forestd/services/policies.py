@@ -17,7 +17,7 @@ import re
 from datetime import datetime
 
 import grpc
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +29,14 @@ from ..auth import Actor, current_actor
 from ..authz import project_from_request, require_member
 from ..bus import INTENT_EVALUATE
 from ..context import ServiceContext
-from ..db.models import ApprovalDecision, Organisation, Policy, Project, ReleaseIntent
+from ..db.models import (
+    ApprovalDecision,
+    Organisation,
+    OrganisationMember,
+    Policy,
+    Project,
+    ReleaseIntent,
+)
 from ..db.types import new_id, utcnow
 from ..errors import (
     AlreadyExists,
@@ -219,9 +226,9 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
         comment = request.comment if request.HasField("comment") else None
         async with self._db.transaction() as uow:
             session = uow.session
-            org, project = await project_from_request(session, request.project)
-            role = await require_member(session, actor, org)
-            intent = await _project_intent(session, org, project, intent_id)
+            org, project, role, intent = await _vote_context(
+                session, request.project, actor, intent_id
+            )
             if intent.status != "ACTIVE":
                 raise FailedPrecondition(
                     f"release already finished ({intent.status.lower()}): votes are closed"
@@ -349,6 +356,49 @@ async def _project_intent(
     if intent is None or intent.project_id != project.id:
         raise NotFound(f"release intent {intent_id} not found in {_label(org, project)}")
     return intent
+
+
+async def _vote_context(
+    session: AsyncSession, project_msg: releases_pb2.Project, actor: Actor, intent_id: str
+) -> tuple[Organisation, Project, str, ReleaseIntent]:
+    """Organisation, project, the voter's role and the intent, in one query (votes are hot):
+    the same answers and refusals as project_from_request + require_member + _project_intent."""
+    if not project_msg.organisation or not project_msg.project:
+        raise InvalidArgument("project.organisation and project.project are required")
+    row = (
+        await session.execute(
+            select(Organisation, Project, OrganisationMember.role, ReleaseIntent)
+            .outerjoin(
+                Project,
+                and_(
+                    Project.organisation_id == Organisation.id,
+                    Project.name == project_msg.project,
+                ),
+            )
+            .outerjoin(
+                OrganisationMember,
+                and_(
+                    OrganisationMember.organisation_id == Organisation.id,
+                    OrganisationMember.user_id == actor.id,
+                ),
+            )
+            .outerjoin(
+                ReleaseIntent,
+                and_(ReleaseIntent.id == intent_id, ReleaseIntent.project_id == Project.id),
+            )
+            .where(Organisation.name == project_msg.organisation)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"organisation {project_msg.organisation!r} does not exist")
+    org, project, role, intent = row
+    if project is None:
+        raise NotFound(f"project {project_msg.organisation}/{project_msg.project} does not exist")
+    if role is None:
+        raise PermissionDenied(f"you are not a member of organisation {org.name!r}")
+    if intent is None:
+        raise NotFound(f"release intent {intent_id} not found in {_label(org, project)}")
+    return org, project, role, intent
 
 
 async def _active_intents(session: AsyncSession, project_id: str) -> list[str]:

@@ -1,0 +1,304 @@
+"""Vote RPC latency: ExternalApproveRelease / ExternalRejectRelease over real gRPC.
+
+A real forestd runs in a child process (its own interpreter and event loop, as in production)
+on SQLite and on PostgreSQL (when reachable), with real NATS (an embedded nats-server, so every
+vote also publishes forest.events.{org} and forest.intent.evaluate). The client casts N votes
+one after another, by several users in turn over several open release intents, alternating
+approve and reject, and prints p50 / p90 / p99 / max.
+
+    .venv/bin/python bench/vote_latency.py --votes 500
+    .venv/bin/python bench/vote_latency.py --votes 2000 --databases sqlite --concurrency 8
+
+Goal (DESIGN §7): p99 < 20 ms on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+GOAL_P99_MS = 20.0
+DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+SERVICE_TOKEN = "bench-service-token"
+
+
+@dataclass
+class Fixture:
+    """What the server process provisioned: where it listens and who votes on what."""
+
+    address: str
+    tokens: list[str]
+    intents: list[str]
+
+
+# ---- the server process -------------------------------------------------------------------
+
+
+async def _provision(server: object, voters: int, intents: int) -> tuple[list[str], list[str]]:
+    from forest.v1 import policies_pb2
+    from forestd.auth import SERVICE_ACCOUNT_ID
+    from forestd.db.models import Artifact, ReleaseIntent
+    from forestd.policy_engine import policy_row
+    from forestd.provisioning import (
+        add_member,
+        create_organisation,
+        create_project,
+        create_token,
+        create_user,
+    )
+
+    db = server.ctx.db  # type: ignore[attr-defined]
+    tokens: list[str] = []
+    intent_ids: list[str] = []
+    async with db.transaction() as uow:
+        org = await create_organisation(uow, "bench")
+        project = await create_project(uow, org, "api")
+        for i in range(voters):
+            user = await create_user(uow, f"voter{i}")
+            await add_member(uow, org, user, "admin" if i == 0 else "member")
+            tokens.append((await create_token(uow, user))[1])
+        gate = policies_pb2.ExternalApprovalConfig(
+            target_environment="production", required_approvals=voters + 1
+        )
+        uow.session.add(policy_row(project.id, "gate", gate))
+        for i in range(intents):
+            artifact = Artifact(project_id=project.id, slug=f"api-{i}", branch="main")
+            uow.session.add(artifact)
+            await uow.session.flush()
+            intent = ReleaseIntent(
+                project_id=project.id,
+                artifact_id=artifact.id,
+                actor_id=SERVICE_ACCOUNT_ID,
+                actor_type="service",
+                branch="main",
+            )
+            uow.session.add(intent)
+            await uow.session.flush()
+            intent_ids.append(intent.id)
+    return tokens, intent_ids
+
+
+async def _serve(
+    conn: Connection, database_url: str, nats_url: str | None, voters: int, intents: int
+) -> None:
+    from forestd.config import ForestSettings
+    from forestd.server import ForestServer
+
+    server = ForestServer(
+        ForestSettings(
+            database_url=database_url,
+            grpc_address="127.0.0.1:0",
+            nats_url=nats_url,
+            service_token=SERVICE_TOKEN,
+        )
+    )
+    await server.start()
+    try:
+        tokens, intent_ids = await _provision(server, voters, intents)
+        conn.send(Fixture(server.address, tokens, intent_ids))
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
+    finally:
+        await server.stop(grace=1)
+
+
+def _server_main(
+    conn: Connection, database_url: str, nats_url: str | None, voters: int, intents: int
+) -> None:
+    try:
+        asyncio.run(_serve(conn, database_url, nats_url, voters, intents))
+    except BaseException as exc:  # report start-up failures to the parent instead of hanging it
+        conn.send(exc)
+        raise
+
+
+# ---- the client --------------------------------------------------------------------------
+
+
+async def _vote_latencies(
+    fixture: Fixture, votes: int, warmup: int, concurrency: int
+) -> list[float]:
+    import grpc
+
+    from forest.v1 import policies_pb2, policies_pb2_grpc, releases_pb2
+
+    project = releases_pb2.Project(organisation="bench", project="api")
+    voters = len(fixture.tokens)
+
+    async with grpc.aio.insecure_channel(fixture.address) as channel:
+        stub = policies_pb2_grpc.PolicyServiceStub(channel)
+
+        async def cast(k: int) -> float:
+            token = fixture.tokens[k % voters]
+            intent = fixture.intents[(k // voters) % len(fixture.intents)]
+            metadata = (("authorization", f"Bearer {token}"),)
+            approve = (k // (voters * len(fixture.intents))) % 2 == 0
+            started = time.perf_counter()
+            if approve:
+                await stub.ExternalApproveRelease(
+                    policies_pb2.ExternalApproveReleaseRequest(
+                        project=project,
+                        release_intent_id=intent,
+                        target_environment="production",
+                        comment=f"vote {k}",
+                    ),
+                    metadata=metadata,
+                )
+            else:
+                await stub.ExternalRejectRelease(
+                    policies_pb2.ExternalRejectReleaseRequest(
+                        project=project, release_intent_id=intent, target_environment="production"
+                    ),
+                    metadata=metadata,
+                )
+            return (time.perf_counter() - started) * 1000
+
+        for k in range(warmup):
+            await cast(k)
+        latencies: list[float] = []
+        next_vote = iter(range(warmup, warmup + votes))
+
+        async def worker() -> None:
+            for k in next_vote:
+                latencies.append(await cast(k))
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return latencies
+
+
+def _percentile(sorted_ms: list[float], fraction: float) -> float:
+    index = min(len(sorted_ms) - 1, max(0, round(fraction * len(sorted_ms)) - 1))
+    return sorted_ms[index]
+
+
+def run_one(label: str, database_url: str, nats_url: str | None, args: argparse.Namespace) -> bool:
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    process = ctx.Process(
+        target=_server_main, args=(child, database_url, nats_url, args.voters, args.intents)
+    )
+    process.start()
+    try:
+        fixture = parent.recv()
+        if isinstance(fixture, BaseException):
+            raise fixture
+        started = time.perf_counter()
+        latencies = asyncio.run(_vote_latencies(fixture, args.votes, args.warmup, args.concurrency))
+        elapsed = time.perf_counter() - started
+    finally:
+        if process.is_alive():
+            parent.send("stop")
+        process.join(timeout=15)
+    ordered = sorted(latencies)
+    p50, p90, p99 = (_percentile(ordered, f) for f in (0.50, 0.90, 0.99))
+    ok = p99 < GOAL_P99_MS
+    print(
+        f"{label:<10} votes={len(ordered):<5} conc={args.concurrency:<2} "
+        f"p50={p50:6.2f}ms p90={p90:6.2f}ms p99={p99:6.2f}ms max={ordered[-1]:6.2f}ms "
+        f"mean={statistics.fmean(ordered):6.2f}ms  {len(ordered) / elapsed:6.0f} votes/s  "
+        f"{'OK' if ok else 'OVER'} (goal p99 < {GOAL_P99_MS:.0f} ms)",
+        flush=True,
+    )
+    return ok
+
+
+def _pg_database(admin_url: str) -> tuple[str, str] | None:
+    """A fresh database on the PostgreSQL server at admin_url: (url, name), or None."""
+    import asyncpg
+
+    name = f"forest_bench_{uuid.uuid4().hex[:10]}"
+    dsn = admin_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    async def create() -> None:
+        conn = await asyncpg.connect(dsn, timeout=3)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(create())
+    except Exception as exc:  # unreachable server: say so and skip
+        print(f"postgres   skipped: no PostgreSQL at {admin_url} ({type(exc).__name__}: {exc})")
+        return None
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{name}", name
+
+
+def _drop_pg_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    async def drop() -> None:
+        dsn = admin_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        conn = await asyncpg.connect(dsn, timeout=3)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--votes", type=int, default=500, help="votes to time (default 500)")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed votes first (default 20)")
+    parser.add_argument("--voters", type=int, default=4, help="users taking turns (default 4)")
+    parser.add_argument("--intents", type=int, default=5, help="open release intents (default 5)")
+    parser.add_argument("--concurrency", type=int, default=1, help="votes in flight (default 1)")
+    parser.add_argument(
+        "--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("FOREST_BENCH_PG_URL", DEFAULT_PG_URL),
+        help="PostgreSQL server to create a scratch database on",
+    )
+    parser.add_argument(
+        "--nats-url", default=None, help="NATS to use (default: an embedded nats-server)"
+    )
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bot.embedded_nats import EmbeddedNats
+
+    print(
+        f"vote latency: {args.votes} sequential-per-worker votes by {args.voters} users over "
+        f"{args.intents} intents, real gRPC + NATS, forestd in its own process, "
+        f"{os.cpu_count()} CPUs",
+        flush=True,
+    )
+    results: list[bool] = []
+    nats = None if args.nats_url else EmbeddedNats()
+    nats_url = args.nats_url or nats.start()  # type: ignore[union-attr]
+    try:
+        wanted = {d.strip() for d in args.databases.split(",") if d.strip()}
+        if "sqlite" in wanted:
+            with tempfile.TemporaryDirectory() as tmp:
+                url = f"sqlite+aiosqlite:///{Path(tmp) / 'forest.db'}"
+                results.append(run_one("sqlite", url, nats_url, args))
+        if "postgres" in wanted and (database := _pg_database(args.pg_url)) is not None:
+            url, name = database
+            try:
+                results.append(run_one("postgres", url, nats_url, args))
+            finally:
+                _drop_pg_database(args.pg_url, name)
+    finally:
+        if nats is not None:
+            nats.stop()
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
