@@ -193,6 +193,8 @@ class Driver:
         found = ws.channel(channel or "")
         if found is None or ts is None:
             raise DriverError("click needs a message, or channel and ts")
+        if (found.is_private or found.is_im) and person.id not in found.members:
+            raise DriverError(f"{person.name} cannot see {found.id}")
         target: Message | Ephemeral | None = ws.message(found.id, ts)
         if target is None:
             eph = ws.ephemeral(found.id, ts)
@@ -280,7 +282,7 @@ class Driver:
             elif kind == "checkboxes":
                 entry["selected_options"] = [_find_option(element, v) for v in given or []]
             else:
-                entry["value"] = given if given not in ("",) else None
+                entry["value"] = None if given in (None, "") else str(given)
             empty = given in (None, "", [])
             if empty and not block.get("optional"):
                 missing[block_id] = "Please complete this required field."

@@ -50,6 +50,7 @@ def check_view(view: Any, *, kind: str | None = None) -> JsonDict:
         raise ApiError("view_too_large", **_problem_list(problems))
     if problems:
         raise ApiError("invalid_arguments", **_problem_list(problems))
+    fill_block_ids(view.get("blocks"))
     return view
 
 
@@ -61,8 +62,9 @@ def fill_block_ids(blocks: list[JsonDict] | None) -> list[JsonDict] | None:
         if isinstance(block, dict):
             block.setdefault("block_id", secrets.token_urlsafe(3))
             elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
-            if isinstance(block.get("accessory"), dict):
-                elements.append(block["accessory"])
+            for key in ("accessory", "element"):  # section accessory, input element
+                if isinstance(block.get(key), dict):
+                    elements.append(block[key])
             for element in elements:
                 if isinstance(element, dict) and element.get("type") != "image":
                     element.setdefault("action_id", secrets.token_urlsafe(3))

@@ -181,6 +181,11 @@ class WebApi:
             return await self._answer(name, request, args)
         except ApiError as exc:
             return json_response({"ok": False, "error": exc.code, **exc.extra}, status=exc.status)
+        except (ValueError, TypeError, AttributeError) as exc:
+            # Malformed arguments the method did not anticipate (e.g. oldest="abc").
+            log.info("%s: invalid arguments: %r", name, exc)
+            return json_response({"ok": False, "error": "invalid_arguments",
+                                  "response_metadata": {"messages": [f"[ERROR] {exc}"]}})
 
     async def _answer(self, name: str, request: web.Request, args: Args) -> web.Response:
         if self.faults.latency > 0 and self.faults.applies_to(name):

@@ -103,3 +103,15 @@ async def test_views_publish_home_tab(client: AsyncWebClient, sandbox: Sandbox) 
                                            hash=first["hash"])) == "hash_conflict"
     assert await code(client.views_publish(user_id="U0NOPE", view=home)) == "user_not_found"
     assert sandbox.workspace.home_view("U0CAROL001") is not None
+
+
+async def test_views_get_block_and_action_ids_like_on_slack(
+    client: AsyncWebClient, sandbox: Sandbox
+) -> None:
+    bare = modal()
+    bare["blocks"] = [{"type": "input", "label": {"type": "plain_text", "text": "Why?"},
+                       "element": {"type": "plain_text_input"}}]
+    view = (await client.views_open(trigger_id=sandbox.workspace.new_trigger("U0BOB00001"),
+                                    view=bare))["view"]
+    block = view["blocks"][0]
+    assert block["block_id"] and block["element"]["action_id"]

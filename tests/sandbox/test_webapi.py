@@ -115,6 +115,8 @@ async def test_threads_replies_and_history_pagination(client: AsyncWebClient) ->
     assert error.response["error"] == "thread_not_found"
     error = await error_of(client.conversations_replies(channel=channel, ts="1.2"))
     assert error.response["error"] == "thread_not_found"
+    error = await error_of(client.conversations_history(channel=channel, oldest="yesterday"))
+    assert error.response["error"] == "invalid_arguments"
 
 
 @pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
