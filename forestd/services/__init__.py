@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from ..context import ServiceContext
-from . import identity, policies
+from . import event_subscriptions, events, identity, pipelines, policies, releases
 
 
 def register_all(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
@@ -14,4 +14,6 @@ def register_all(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     # Each service module exposes `register(server, ctx) -> list[str]`; list them here.
     names += policies.register(server, ctx)
     names += identity.register(server, ctx)
+    names += pipelines.register(server, ctx) + releases.register(server, ctx)
+    names += events.register(server, ctx) + event_subscriptions.register(server, ctx)
     return names

@@ -1,0 +1,292 @@
+"""ReleaseService over real gRPC + NATS with the coordinator and the in-process runner:
+pipeline intents walk their DAG, plans await a decision, decisions are recorded."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+from sqlalchemy import select
+
+from blocks.terraform import summarize_plan
+from forest.v1 import policies_pb2, releases_pb2
+from forestd.db.models import PipelineStageState, ReleaseIntent
+from forestd.server import ForestServer
+
+from .factories import World, add_policy, provision
+from .test_releases_support import (
+    ACTIVE,
+    CANCELLED,
+    FAILED,
+    PENDING,
+    SUCCEEDED,
+    Stubs,
+    awaiting_plan,
+    configure_destinations,
+    create_artifact,
+    create_pipeline,
+    deploy,
+    intent_events,
+    intent_state,
+    machine,
+    plan,
+    release,
+    rpc,
+    stage_is,
+    stage_of,
+    wait_for,
+)
+
+__all__ = ["machine", "rpc"]
+
+
+@pytest.fixture
+async def world(machine: ForestServer) -> World:
+    assert machine.ctx is not None
+    world = await provision(machine.ctx.db)
+    await configure_destinations(machine.ctx.db, world)
+    return world
+
+
+async def test_pipeline_intent_walks_to_an_awaiting_plan_then_deploys_once_approved(
+    rpc: Stubs, world: World
+) -> None:
+    await create_pipeline(rpc, world)
+    intent_id = await release(rpc, world, "bob")
+
+    state = await wait_for(rpc, world, intent_id, awaiting_plan("plan-production"))
+    # Forest's shape: PLAN + ACTIVE + "AWAITINGAPPROVAL" (status 6 is never sent).
+    planned = stage_of(state, "plan-production")
+    assert planned.stage_type == releases_pb2.PIPELINE_RUN_STAGE_TYPE_PLAN
+    assert planned.environment == "production" and planned.auto_approve is False
+    assert planned.HasField("started_at") and not planned.HasField("completed_at")
+    staging = stage_of(state, "deploy-staging")
+    assert staging.status == SUCCEEDED and staging.completed_at.endswith("Z")
+    assert stage_of(state, "deploy-production").status == PENDING
+    assert list(stage_of(state, "deploy-production").depends_on) == ["plan-production"]
+    steps = {s.release_id: s for s in state.steps}
+    assert {steps[r].environment for r in planned.release_ids} == {"production"}
+    assert all(steps[r].status == "SUCCEEDED" for r in planned.release_ids)
+
+    output = await rpc.releases.GetPlanOutput(
+        releases_pb2.GetPlanOutputRequest(release_intent_id=intent_id, stage_id="plan-production"),
+        metadata=world.auth("carol"),
+    )
+    assert output.status == "AWAITINGAPPROVAL"
+    assert [o.destination_name for o in output.outputs] == ["acme-production"]
+    assert output.plan_output == output.outputs[0].plan_output
+    summary = summarize_plan(output.plan_output)
+    assert summary.counted and summary.resources
+
+    await rpc.releases.ApprovePlanStage(
+        releases_pb2.ApprovePlanStageRequest(
+            release_intent_id=intent_id, stage_id="plan-production"
+        ),
+        metadata=world.auth("carol"),
+    )
+    state = await wait_for(rpc, world, intent_id, stage_is("deploy-production", SUCCEEDED))
+    assert stage_of(state, "plan-production").approval_status == "APPROVED"
+    assert all(s.status == SUCCEEDED for s in state.stages)
+
+    async with rpc.db.read() as session:
+        stage = await session.scalar(
+            select(PipelineStageState).where(PipelineStageState.stage_id == "plan-production")
+        )
+        intent = await session.get_one(ReleaseIntent, intent_id)
+    assert stage is not None and stage.plan_decided_by == world.user_id("carol")
+    assert stage.plan_decided_at is not None
+    assert intent.status == "SUCCEEDED" and intent.actor_id == world.user_id("bob")
+    assert intent.branch == "main" and intent.commit_message == "Add the thing"
+
+    live = await rpc.releases.GetReleaseIntentStates(
+        releases_pb2.GetReleaseIntentStatesRequest(organisation="acme"),
+        metadata=world.auth("bob"),
+    )
+    assert intent_id not in [i.release_intent_id for i in live.release_intents]
+
+    events = await intent_events(rpc.db, intent_id)
+    stage_events = [
+        (m["stage_id"], m["stage_status"]) for t, a, m in events if a == "stage_changed"
+    ]
+    assert stage_events == [
+        ("deploy-staging", "ACTIVE"),
+        ("deploy-staging", "SUCCEEDED"),
+        ("plan-production", "ACTIVE"),
+        ("plan-production", "AWAITING_APPROVAL"),
+        ("plan-production", "SUCCEEDED"),
+        ("deploy-production", "ACTIVE"),
+        ("deploy-production", "SUCCEEDED"),
+    ]
+    assert events[0][:2] == ("release", "created")
+    assert events[-1] == (
+        "pipeline",
+        "completed",
+        {"intent_id": intent_id, "pipeline_status": "SUCCEEDED"},
+    )
+    statuses = [m["status"] for t, a, m in events if a == "status_changed"]
+    assert statuses == ["RUNNING", "SUCCEEDED"] * 3
+
+
+async def test_rejected_plan_fails_the_intent_and_cancels_what_follows(
+    rpc: Stubs, world: World
+) -> None:
+    await create_pipeline(rpc, world)
+    intent_id = await release(rpc, world)
+    await wait_for(rpc, world, intent_id, awaiting_plan("plan-production"))
+
+    request = releases_pb2.RejectPlanStageRequest(
+        release_intent_id=intent_id, stage_id="plan-production", reason="drops the users table"
+    )
+    await rpc.releases.RejectPlanStage(request, metadata=world.auth("alice"))
+
+    state = await intent_state(rpc, world, intent_id)
+    rejected = stage_of(state, "plan-production")
+    assert rejected.status == FAILED and rejected.approval_status == "REJECTED"
+    assert rejected.error_message == "plan rejected: drops the users table"
+    assert stage_of(state, "deploy-production").status == CANCELLED
+    async with rpc.db.read() as session:
+        stage = await session.scalar(
+            select(PipelineStageState).where(PipelineStageState.stage_id == "plan-production")
+        )
+        intent = await session.get_one(ReleaseIntent, intent_id)
+    assert stage is not None and stage.plan_decided_by == world.user_id("alice")
+    assert stage.plan_decision_reason == "drops the users table"
+    assert intent.status == "FAILED"
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await rpc.releases.ApprovePlanStage(
+            releases_pb2.ApprovePlanStageRequest(
+                release_intent_id=intent_id, stage_id="plan-production"
+            ),
+            metadata=world.auth("alice"),
+        )
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "failed" in (refused.value.details() or "")
+    events = await intent_events(rpc.db, intent_id)
+    assert events[-1][2]["pipeline_status"] == "FAILED"
+
+
+async def test_plan_decisions_are_refused_with_clear_codes(
+    rpc: Stubs, world: World, machine: ForestServer
+) -> None:
+    assert machine.ctx is not None
+    other = await provision(machine.ctx.db, org="globex", members={"mallory": "admin"})
+    await create_pipeline(rpc, world)
+    intent_id = await release(rpc, world)
+
+    async def refusal(
+        stage_id: str, user: str, intent: str = intent_id
+    ) -> tuple[grpc.StatusCode, str]:
+        caller = other if user == "mallory" else world
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await rpc.releases.ApprovePlanStage(
+                releases_pb2.ApprovePlanStageRequest(release_intent_id=intent, stage_id=stage_id),
+                metadata=caller.auth(user),
+            )
+        return error.value.code(), error.value.details() or ""
+
+    code, message = await refusal("plan-production", "alice", "not-a-uuid")
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "release_intent_id" in message
+    code, message = await refusal("nope", "alice")
+    assert code == grpc.StatusCode.NOT_FOUND and "nope" in message
+    code, message = await refusal("deploy-staging", "alice")
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and "not a plan stage" in message
+    code, message = await refusal("plan-production", "alice")
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and "not awaiting" in message
+    await wait_for(rpc, world, intent_id, awaiting_plan("plan-production"))
+    code, message = await refusal("plan-production", "mallory")
+    assert code == grpc.StatusCode.PERMISSION_DENIED and "acme" in message
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await rpc.releases.GetPlanOutput(
+            releases_pb2.GetPlanOutputRequest(
+                release_intent_id=intent_id, stage_id="plan-production"
+            ),
+            metadata=other.auth("mallory"),
+        )
+    assert error.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_auto_approved_plan_succeeds_without_a_decision(rpc: Stubs, world: World) -> None:
+    await create_pipeline(
+        rpc,
+        world,
+        [plan("plan", "production", auto_approve=True), deploy("go", "production", "plan")],
+    )
+    intent_id = await release(rpc, world)
+    state = await wait_for(rpc, world, intent_id, stage_is("go", SUCCEEDED))
+    assert stage_of(state, "plan").approval_status == "APPROVED"
+    assert stage_of(state, "plan").auto_approve is True
+
+
+async def test_release_refusals(rpc: Stubs, world: World, machine: ForestServer) -> None:
+    assert machine.ctx is not None
+    other = await provision(machine.ctx.db, org="globex", members={"mallory": "admin"})
+
+    async def code_of(author: World, user: str, artifact_id: str, **fields: object) -> tuple:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await rpc.releases.Release(
+                releases_pb2.ReleaseRequest(artifact_id=artifact_id, **fields),  # type: ignore[arg-type]
+                metadata=author.auth(user),
+            )
+        return error.value.code(), error.value.details()
+
+    artifact = await create_artifact(rpc.db, world)
+    code, message = await code_of(world, "bob", artifact, use_pipeline=True)
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and "no enabled release pipeline" in message
+    code, message = await code_of(world, "bob", "42", use_pipeline=True)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "artifact_id" in message
+    code, _ = await code_of(world, "bob", "00000000-0000-0000-0000-00000000abcd")
+    assert code == grpc.StatusCode.NOT_FOUND
+    code, _ = await code_of(other, "mallory", artifact, environments=["staging"])
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+    code, message = await code_of(world, "bob", artifact)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "destinations or environments" in message
+    code, message = await code_of(world, "bob", artifact, destinations=["nowhere"])
+    assert code == grpc.StatusCode.NOT_FOUND and "nowhere" in message
+
+
+async def test_direct_release_is_never_gated(rpc: Stubs, world: World) -> None:
+    await add_policy(
+        rpc.db,
+        world,
+        "two approvals",
+        policies_pb2.ExternalApprovalConfig(target_environment="staging", required_approvals=2),
+    )
+    artifact_release = await rpc.releases.Release(
+        releases_pb2.ReleaseRequest(
+            artifact_id=await create_artifact(rpc.db, world), environments=["staging"]
+        ),
+        metadata=world.auth("bob"),
+    )
+    [entry] = artifact_release.intents
+    assert entry.destination == "acme-staging" and entry.environment == "staging"
+    intent_id = entry.release_intent_id
+
+    async def done() -> str:
+        async with rpc.db.read() as session:
+            return (await session.get_one(ReleaseIntent, intent_id)).status
+
+    for _ in range(200):
+        if await done() != "ACTIVE":
+            break
+        await asyncio.sleep(0.05)
+    assert await done() == "SUCCEEDED"
+    state = await intent_state(rpc, world, intent_id)
+    assert list(state.stages) == []
+    assert [s.status for s in state.steps] == ["SUCCEEDED"]
+
+
+async def test_failed_deploy_fails_the_stage_and_cancels_dependants(
+    rpc: Stubs, world: World
+) -> None:
+    await configure_destinations(rpc.db, world, fail="deploy")
+    await create_pipeline(rpc, world)
+    intent_id = await release(rpc, world)
+    state = await wait_for(rpc, world, intent_id, stage_is("deploy-staging", FAILED))
+    failed = stage_of(state, "deploy-staging")
+    assert failed.error_message.startswith("deploy on acme-staging failed")
+    assert "configured to fail" in failed.error_message
+    assert stage_of(state, "plan-production").status == CANCELLED
+    assert stage_of(state, "deploy-production").status == CANCELLED
+    assert ACTIVE not in [s.status for s in state.stages]
