@@ -119,7 +119,8 @@ const SandboxMrkdwn = (() => {
     const parts = String(text || "").split("```");
     parts.forEach((part, i) => {
       if (i % 2 === 1 && i < parts.length - 1) {
-        root.appendChild(el("pre", "code-block", unescapeEntities(part.replace(/^\n/, ""))));
+        root.appendChild(el("pre", "code-block",
+          unescapeEntities(part.replace(/^\n/, "").replace(/\n$/, ""))));
       } else {
         const prefix = i % 2 === 1 ? "```" : "";
         const lines = (prefix + part).split("\n");

@@ -8,6 +8,7 @@ app posts into the message's thread). Untrusted text stays text.
 
 from __future__ import annotations
 
+import random
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -190,3 +191,75 @@ async def test_ephemerals_are_shown_only_to_their_user(sandbox: Sandbox, browser
     await page.locator("#user-picker").select_option("U0BOB00001")
     await page.locator("article.message", has_text="everyone sees this").wait_for()
     await page.locator("article.message.ephemeral").wait_for(state="detached")
+
+
+MRKDWN_CASES: list[tuple[str, str, list[str]]] = [
+    # (mrkdwn as the bot sends it, textContent shown, tags that must appear)
+    ("&lt;script&gt;alert(1)&lt;/script&gt;", "<script>alert(1)</script>", []),
+    ("<@U0BOB00001> approved", "@bob approved", ["span.mention"]),
+    ("&lt;@U0BOB00001&gt; is text", "<@U0BOB00001> is text", []),
+    ("<https://x.example/a?b=1&amp;c=2|the label>", "the label", ["a"]),
+    ("<javascript:alert(1)|click>", "click", []),
+    ("*bold* _it_ ~gone~ `code &lt;b&gt;`", "bold it gone code <b>", ["b", "i", "s", "code"]),
+    ("```\nline &amp; more\n```", "line & more", ["pre"]),
+    (":white_check_mark: done :no_such_emoji:", "✅ done :no_such_emoji:", []),
+    ("> quoted\nplain", "quotedplain", ["blockquote"]),
+    ("&gt; not a quote", "> not a quote", []),
+    ("<!here> deploy", "@here deploy", ["span.mention"]),
+    ("snake_case_name and 2*3*4", "snake_case_name and 2*3*4", []),
+    ("<#C000000001|deploys>", "#deploys", ["span.mention"]),
+]
+
+
+async def test_mrkdwn_rendering_is_safe(sandbox: Sandbox, browser: Any) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{sandbox.base_url}?user=alice")
+    await page.wait_for_function("window.SandboxMrkdwn !== undefined")
+    results = await page.evaluate(
+        """(cases) => cases.map(([text, _, tags]) => {
+            const ctx = {users: {U0BOB00001: {name: "bob"}},
+                         channels: {C000000001: {name: "deploys"}}};
+            const node = SandboxMrkdwn.render(text, ctx);
+            const href = node.querySelector("a") && node.querySelector("a").href;
+            return {text: node.textContent, found: tags.map((t) => !!node.querySelector(t)),
+                    tags: [...node.querySelectorAll("*")].map((e) => e.tagName.toLowerCase()),
+                    href};
+        })""",
+        [list(c) for c in MRKDWN_CASES],
+    )
+    for (source, shown, tags), got in zip(MRKDWN_CASES, results, strict=True):
+        assert got["text"] == shown, source
+        assert all(got["found"]), (source, tags, got["tags"])
+        assert {"script", "img", "iframe"}.isdisjoint(got["tags"]), source
+        if "a" not in tags:
+            assert "a" not in got["tags"], source
+    assert results[3]["href"] == "https://x.example/a?b=1&c=2"
+
+
+async def test_escaped_untrusted_text_never_becomes_markup(sandbox: Sandbox, browser: Any) -> None:
+    """Any string escaped as a bot must (& < >) renders with no link, mention or HTML."""
+    rng = random.Random(1234)
+    alphabet = "<>&|@#!*_~`:/.\n abcUC0123=\"'"
+    samples = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+               for _ in range(400)]
+    samples += ["<script>x</script>", "<@U0BOB00001>", "<https://evil.example|ok>",
+                "<img src=x onerror=alert(1)>", "&lt;already&gt;", "<!channel>"]
+    page = await browser.new_page()
+    await page.goto(f"{sandbox.base_url}?user=alice")
+    await page.wait_for_function("window.SandboxMrkdwn !== undefined")
+    rendered = await page.evaluate(
+        """(texts) => texts.map((t) => {
+            const node = SandboxMrkdwn.render(t, {users: {}, channels: {}});
+            return {tags: [...node.querySelectorAll("*")].map((e) => e.tagName.toLowerCase()),
+                    mentions: node.querySelectorAll(".mention").length,
+                    text: node.textContent};
+        })""",
+        [escape(s) for s in samples],
+    )
+    allowed = {"span", "b", "i", "s", "code", "pre", "br", "blockquote"}
+    for source, got in zip(samples, rendered, strict=True):
+        assert set(got["tags"]) <= allowed, (source, got["tags"])
+        assert got["mentions"] == 0, source
+        for dangerous in ("<script", "<img", "<@U0BOB00001>", "<!channel>"):
+            if dangerous in source:
+                assert dangerous in got["text"], (source, got["text"])
