@@ -1,0 +1,317 @@
+"""EventService.Subscribe through real gRPC and real NATS, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+
+import grpc
+import pytest
+
+from forest.v1 import events_pb2, events_pb2_grpc, policies_pb2, policies_pb2_grpc
+from forestd import event_log
+from forestd.db.models import OrgEvent
+from forestd.server import ForestServer
+from forestd.uow import Database
+
+from .events_helpers import Metadata, Stream, record, refused, until_listening
+from .factories import World, add_project, provision
+
+RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+@pytest.fixture
+def db(forest_server: ForestServer) -> Database:
+    assert forest_server.ctx is not None
+    return forest_server.ctx.db
+
+
+@pytest.fixture
+async def world(db: Database) -> World:
+    return await provision(db)
+
+
+@pytest.fixture
+def stub(channel: grpc.aio.Channel) -> events_pb2_grpc.EventServiceStub:
+    return events_pb2_grpc.EventServiceStub(channel)
+
+
+def subscribe(
+    stub: events_pb2_grpc.EventServiceStub, auth: Metadata, organisation: str = "acme", **kw: object
+) -> Stream:
+    request = events_pb2.SubscribeEventsRequest(organisation=organisation, **kw)  # type: ignore[arg-type]
+    return Stream(stub.Subscribe(request, metadata=auth))
+
+
+async def test_replay_after_a_sequence_then_live(
+    db: Database, world: World, stub: events_pb2_grpc.EventServiceStub
+) -> None:
+    sequences = await record(db, world, 5)
+    call = subscribe(stub, world.auth("bob"), since_sequence=sequences[1])
+    replayed = await call.take(3)
+    assert [e.sequence for e in replayed] == sequences[2:]
+    first = replayed[0]
+    assert first.organisation == "acme" and first.project == "api"
+    assert (first.resource_type, first.action, first.resource_id) == (
+        "release",
+        "created",
+        "resource-2",
+    )
+    assert dict(first.metadata) == {"n": "2", "kind": "release"}
+    assert RFC3339_UTC.match(first.timestamp), first.timestamp
+    assert len({e.event_id for e in replayed}) == 3
+
+    started = time.perf_counter()
+    [live] = await record(db, world, resource_type="pipeline", action="completed")
+    event = await call.next(within=1.0)
+    latency = time.perf_counter() - started
+    assert event.sequence == live and event.resource_type == "pipeline"
+    assert latency < 0.5, f"live delivery took {latency * 1000:.0f} ms"
+    call.cancel()
+
+
+async def test_since_zero_delivers_only_new_events(
+    db: Database,
+    world: World,
+    stub: events_pb2_grpc.EventServiceStub,
+    forest_server: ForestServer,
+) -> None:
+    await record(db, world, 3)
+    call = subscribe(stub, world.auth("carol"))
+    await until_listening(forest_server, "acme")
+    [new] = await record(db, world, action="updated")
+    event = await call.next()
+    assert (event.sequence, event.action) == (new, "updated")
+    call.cancel()
+
+
+async def test_live_latency_of_many_single_commits(
+    db: Database,
+    world: World,
+    stub: events_pb2_grpc.EventServiceStub,
+    forest_server: ForestServer,
+) -> None:
+    """Each event committed by its own transaction reaches the stream well under a second."""
+    call = subscribe(stub, world.auth("bob"))
+    await until_listening(forest_server, "acme")
+    latencies = []
+    for _ in range(20):
+        started = time.perf_counter()
+        [sequence] = await record(db, world)
+        assert (await call.next(within=1.0)).sequence == sequence
+        latencies.append(time.perf_counter() - started)
+    latencies.sort()
+    assert latencies[len(latencies) // 2] < 0.1, latencies
+    assert latencies[-1] < 0.5, latencies
+    call.cancel()
+
+
+async def test_filters_project_resource_types_and_actions(
+    db: Database, world: World, stub: events_pb2_grpc.EventServiceStub
+) -> None:
+    web = await add_project(db, world, "web")
+    start = (await record(db, world))[0] - 1
+    await record(db, world, resource_type="release", action="created")
+    await record(db, web, resource_type="pipeline", action="completed")
+    [wanted_1] = await record(db, web, resource_type="release", action="created")
+    await record(db, web, resource_type="release", action="status_changed")
+    await record(db, world, resource_type="release", action="created", project="")
+    [wanted_2] = await record(db, web, resource_type="policy", action="created")
+    [org_level] = await record(db, world, resource_type="policy", action="created", project="")
+
+    call = subscribe(
+        stub,
+        world.auth("bob"),
+        project="web",
+        resource_types=["release", "policy"],
+        actions=["created"],
+        since_sequence=start,
+    )
+    events = await call.take(2)
+    assert [e.sequence for e in events] == [wanted_1, wanted_2]
+    assert all(e.project == "web" for e in events)
+    await call.nothing_within(0.3)
+    call.cancel()
+
+    every_policy = subscribe(
+        stub, world.auth("bob"), resource_types=["policy"], since_sequence=start
+    )
+    events = await every_policy.take(2)
+    assert [e.sequence for e in events] == [wanted_2, org_level]
+    assert events[1].project == ""
+    every_policy.cancel()
+
+
+async def test_refusals(
+    db: Database,
+    world: World,
+    stub: events_pb2_grpc.EventServiceStub,
+    as_service: Callable[[], Metadata],
+) -> None:
+    other = await provision(db, org="globex", members={"mallory": "admin"})
+    denied = await refused(subscribe(stub, other.auth("mallory"), organisation="acme"))
+    assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "not a member of organisation 'acme'" in (denied.details() or "")
+
+    missing = await refused(subscribe(stub, world.auth("bob"), organisation="nope"))
+    assert missing.code() == grpc.StatusCode.NOT_FOUND
+    no_org = await refused(subscribe(stub, world.auth("bob"), organisation=""))
+    assert no_org.code() == grpc.StatusCode.INVALID_ARGUMENT
+    negative = await refused(subscribe(stub, world.auth("bob"), since_sequence=-1))
+    assert negative.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "since_sequence" in (negative.details() or "")
+    project = await refused(subscribe(stub, world.auth("bob"), project="ghost"))
+    assert project.code() == grpc.StatusCode.NOT_FOUND
+    assert "acme/ghost" in (project.details() or "")
+    blank = await refused(subscribe(stub, world.auth("bob"), actions=[""]))
+    assert blank.code() == grpc.StatusCode.INVALID_ARGUMENT
+    anonymous = await refused(subscribe(stub, (("authorization", "Bearer wrong"),)))
+    assert anonymous.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    # The service account (the bot) reads any organisation; it never sees another org's events.
+    [mine] = await record(db, world)
+    await record(db, other, 3)
+    call = subscribe(stub, as_service(), since_sequence=mine - 1)
+    assert (await call.next()).sequence == mine
+    await call.nothing_within(0.3)
+    call.cancel()
+
+
+async def test_thousands_replayed_in_order_without_gaps(
+    db: Database, world: World, stub: events_pb2_grpc.EventServiceStub
+) -> None:
+    """2,000 events interleaved with another org's: replayed in batches, in order, exactly the
+    organisation's own sequences (its numbers have gaps: the other org's events)."""
+    other = await provision(db, org="globex", members={"mallory": "admin"})
+    ours: list[int] = []
+    for _ in range(20):
+        ours += await record(db, world, 100)
+        await record(db, other, 7)
+    assert len(ours) == 2000 and 2 * event_log.BATCH < 2000
+    call = subscribe(stub, world.auth("bob"), since_sequence=ours[0] - 1)
+    started = time.perf_counter()
+    received = [e.sequence for e in await call.take(2000)]
+    elapsed = time.perf_counter() - started
+    assert received == ours
+    [live] = await record(db, world)
+    assert (await call.next()).sequence == live
+    call.cancel()
+    assert elapsed < 10, f"replay of 2,000 events took {elapsed:.1f} s"
+
+
+async def test_a_lost_nudge_only_delays(
+    db: Database,
+    world: World,
+    stub: events_pb2_grpc.EventServiceStub,
+    forest_server: ForestServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(event_log, "POLL_SECONDS", 0.3)
+    call = subscribe(stub, world.auth("bob"))
+    await until_listening(forest_server, "acme")
+    # Committed without the unit of work: no forest.events.acme nudge is ever published.
+    async with db.sessions() as session, session.begin():
+        row = OrgEvent(
+            organisation="acme", resource_type="release", action="created", resource_id="x"
+        )
+        session.add(row)
+    started = time.perf_counter()
+    event = await call.next(within=2.0)
+    assert event.sequence == row.sequence
+    assert time.perf_counter() - started < 1.0
+    call.cancel()
+
+
+async def test_streams_share_one_notifier_and_leave_on_cancel(
+    db: Database,
+    world: World,
+    stub: events_pb2_grpc.EventServiceStub,
+    forest_server: ForestServer,
+) -> None:
+    calls = [subscribe(stub, world.auth(user)) for user in ("alice", "bob", "carol")]
+    await until_listening(forest_server, "acme", streams=3)
+    [sequence] = await record(db, world)
+    for call in calls:
+        assert (await call.next()).sequence == sequence
+    for call in calls:
+        call.cancel()
+    assert forest_server.ctx is not None
+    from forestd.event_feed import feed_for
+
+    feed = feed_for(forest_server.ctx.bus)
+    for _ in range(100):
+        if feed.listening("acme") == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert feed.listening("acme") == 0
+
+
+async def test_events_from_policy_rpcs_arrive_live(
+    db: Database,
+    world: World,
+    stub: events_pb2_grpc.EventServiceStub,
+    channel: grpc.aio.Channel,
+    forest_server: ForestServer,
+) -> None:
+    call = subscribe(stub, world.auth("bob"), resource_types=["policy"])
+    await until_listening(forest_server, "acme")
+    policies = policies_pb2_grpc.PolicyServiceStub(channel)
+    await policies.CreatePolicy(
+        policies_pb2.CreatePolicyRequest(
+            project=world.project_msg(),
+            name="two-approvals",
+            policy_type=policies_pb2.POLICY_TYPE_EXTERNAL_APPROVAL,
+            external_approval=policies_pb2.ExternalApprovalConfig(
+                target_environment="production", required_approvals=2
+            ),
+        ),
+        metadata=world.auth("alice"),
+    )
+    event = await call.next()
+    assert (event.resource_type, event.action, event.project) == ("policy", "created", "api")
+    assert event.metadata["name"] == "two-approvals"
+    call.cancel()
+
+
+async def test_the_stream_ends_when_the_server_stops(forest_settings: object) -> None:
+    server = ForestServer(forest_settings)  # type: ignore[arg-type]
+    await server.start()
+    try:
+        assert server.ctx is not None
+        other_world = await provision(server.ctx.db, org="initech", members={"peter": "admin"})
+        async with grpc.aio.insecure_channel(server.address) as ch:
+            call = subscribe(
+                events_pb2_grpc.EventServiceStub(ch),
+                other_world.auth("peter"),
+                organisation="initech",
+            )
+            await until_listening(server, "initech")
+            started = time.perf_counter()
+            await server.stop(grace=0.5)
+            await call.error()
+            assert time.perf_counter() - started < 3
+    finally:
+        await server.stop(grace=0.1)
+
+
+@pytest.mark.postgres
+async def test_a_later_commit_never_overtakes_an_earlier_sequence(
+    db: Database, world: World, stub: events_pb2_grpc.EventServiceStub, forest_server: ForestServer
+) -> None:
+    """PostgreSQL hands out sequences at insert, not at commit: a stream must not deliver the
+    later event (and move past the earlier one) while the earlier transaction is in flight."""
+    if not db.engine.url.drivername.startswith("postgresql"):
+        pytest.skip("SQLite serializes writers: sequences become visible in order")
+    call = subscribe(stub, world.auth("bob"))
+    await until_listening(forest_server, "acme")
+    async with db.transaction() as slow:
+        [early] = [slow.record_event("acme", "release", "created", "slow")]
+        await slow.session.flush()
+        [late] = await record(db, world, action="updated")
+        assert late > early.sequence
+        await call.nothing_within(0.4)
+    events = await call.take(2)
+    assert [e.sequence for e in events] == [early.sequence, late]
+    call.cancel()
