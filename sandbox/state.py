@@ -123,7 +123,8 @@ class Message:
     bot_id: str | None = None
     thread_ts: str | None = None
     files: list[str] = field(default_factory=list)
-    edits: list[Edit] = field(default_factory=list)
+    edits: list[Edit] = field(default_factory=list)  # the latest MAX_EDITS_KEPT versions
+    edit_count: int = 0
     edited_ts: str | None = None
     reply_broadcast: bool = False
 
@@ -221,6 +222,9 @@ class App:
     # With chat:write.public the bot may post in public channels it has not joined.
     chat_write_public: bool = True
 
+
+# Earlier versions kept per message: enough to inspect, bounded for long benchmarks.
+MAX_EDITS_KEPT = 100
 
 SEED_USERS = (
     ("U0ALICE001", "alice", "Alice Admin", True),
@@ -478,6 +482,8 @@ class Workspace:
 
     def update(self, message: Message, text: str, blocks: list[JsonDict] | None) -> Message:
         message.edits.append(Edit(message.text, message.blocks, self.next_ts()))
+        del message.edits[:-MAX_EDITS_KEPT]
+        message.edit_count += 1
         message.text = text
         message.blocks = blocks
         message.edited_ts = message.edits[-1].replaced_at

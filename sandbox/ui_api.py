@@ -107,7 +107,7 @@ class UiApi:
             "blocks": item.blocks,
             "thread_ts": item.thread_ts,
             "edited": item.edited_ts is not None,
-            "edits": len(item.edits),
+            "edits": item.edit_count,
             "reply_count": api.get("reply_count", 0),
             "files": [self._ui_file(f, base) for f in item.files],
         }
