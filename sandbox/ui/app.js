@@ -42,7 +42,9 @@
     toast.timer = setTimeout(() => { box.hidden = true; }, 6000);
   }
 
-  async function post(path, body) {
+  // POST a person's action; a failed delivery is shown (as Slack shows "the app did not
+  // respond"), except where Slack stays silent (`quiet`, e.g. view_closed).
+  async function post(path, body, quiet) {
     const response = await fetch(path, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -50,7 +52,7 @@
     });
     let data = {};
     try { data = await response.json(); } catch (e) { data = { ok: false, error: `HTTP ${response.status}` }; }
-    if (!data.ok && data.error && data.error !== "missing_inputs") {
+    if (!quiet && !data.ok && data.error && data.error !== "missing_inputs") {
       toast(`The app did not answer: ${data.error}`);
     }
     return data;
@@ -624,7 +626,7 @@
   }
 
   async function closeModal(view) {
-    await post("/_sandbox/close", { view_id: view.id });
+    await post("/_sandbox/close", { view_id: view.id }, true);
   }
 
   // -- composing -----------------------------------------------------------------------------

@@ -263,3 +263,78 @@ async def test_escaped_untrusted_text_never_becomes_markup(sandbox: Sandbox, bro
         for dangerous in ("<script", "<img", "<@U0BOB00001>", "<!channel>"):
             if dangerous in source:
                 assert dangerous in got["text"], (source, got["text"])
+
+
+async def test_home_tab_command_files_and_modal_errors_in_the_browser(
+    sandbox: Sandbox, browser: Any
+) -> None:
+    app = bolt_app(sandbox)
+    home_clicks: list[str] = []
+
+    def home_view(note: str) -> dict[str, Any]:
+        return {"type": "home", "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "Pending releases"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": note},
+             "accessory": {"type": "button", "action_id": "forest.refresh.v1",
+                           "text": {"type": "plain_text", "text": "Refresh"}}}]}
+
+    @app.event("app_home_opened")
+    async def opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        await client.views_publish(user_id=event["user"], view=home_view("Nothing waits for you"))
+
+    @app.action("forest.refresh.v1")
+    async def refresh(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        home_clicks.append(body["container"]["type"])
+        await client.views_publish(user_id=body["user"]["id"], view=home_view("*Refreshed*"))
+
+    @app.command("/forest")
+    async def command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        if body["text"] == "login":
+            await ack()
+            await client.views_open(trigger_id=body["trigger_id"], view=REJECT_MODAL)
+        else:
+            await ack(text=f"Usage: /forest subscribe org/project (you said {body['text']})")
+
+    @app.view("forest.reject.v1")
+    async def submitted(ack: AsyncAck) -> None:
+        await ack(response_action="errors", errors={"comment": "That token is not valid"})
+
+    async with serve_bolt(app) as url:
+        sandbox.driver.use_http(url, SIGNING_SECRET)
+        client = sandbox.client()
+        channel = (await client.conversations_info(channel="#deploys"))["channel"]["id"]
+        await client.files_upload_v2(channel=channel, content="+ resource added\n",
+                                     filename="plan.txt", title="Plan for production",
+                                     initial_comment="Full plan")
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(f"{sandbox.base_url}?user=carol")
+
+        file_card = page.locator(".file", has_text="Plan for production")
+        await file_card.locator("pre", has_text="+ resource added").wait_for()
+
+        composer = page.locator("#composer-input")
+        await composer.fill("/forest help")
+        await composer.press("Enter")
+        eph = page.locator("article.message.ephemeral", has_text="Usage: /forest subscribe")
+        await eph.get_by_text("(you said help)").wait_for()
+
+        await composer.fill("/forest login")
+        await composer.press("Enter")
+        modal = page.locator("#modal")
+        await modal.locator("textarea").fill("xoxp-bad")
+        await modal.locator(".modal-submit").click()
+        await modal.locator(".input-error", has_text="That token is not valid").wait_for()
+        assert await modal.locator("textarea").input_value() == "xoxp-bad", "input kept"
+        await modal.locator(".modal-close").click()
+        await modal.wait_for(state="detached")
+
+        await page.locator("#nav-home").click()
+        home = page.locator("#home")
+        await home.get_by_text("Nothing waits for you").wait_for()
+        await home.locator('button[data-action-id="forest.refresh.v1"]').click()
+        await home.locator("b", has_text="Refreshed").wait_for()
+        assert home_clicks == ["view"]
+        assert await page.locator("#toast").is_hidden(), "an unanswered view_closed is silent"
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(OUTPUT / "sandbox-home.png"))
