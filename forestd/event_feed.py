@@ -22,8 +22,12 @@ import logging
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from .bus import Bus, org_events_subject
+
+if TYPE_CHECKING:
+    from .server import ForestServer
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +134,29 @@ def feed_for(bus: Bus) -> EventFeed:
     if feed is None:
         feed = _FEEDS[bus] = EventFeed(bus)
     return feed
+
+
+class FeedComponent:
+    """The server component form of the feed: subscribes at start-up, and at shutdown ends every
+    open stream at once (UNAVAILABLE, "reconnect") instead of leaving it to the gRPC grace."""
+
+    def __init__(self, server: ForestServer):
+        self._server = server
+
+    def _feed(self) -> EventFeed:
+        if self._server.ctx is None:
+            raise RuntimeError("the server has not started")
+        return feed_for(self._server.ctx.bus)
+
+    async def start(self) -> None:
+        await self._feed().start()
+
+    async def stop(self) -> None:
+        if self._server.ctx is not None:
+            await self._feed().stop()
+
+
+def attach(server: ForestServer) -> None:
+    """Add the event feed to a server's components (before start). Optional: without it the
+    feed starts with the first stream, and streams end by cancellation after the grace."""
+    server.components.append(FeedComponent(server))

@@ -46,6 +46,13 @@ def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     return [SERVICE_NAME]
 
 
+class ShuttingDown(ForestError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+SHUTDOWN = "forestd is shutting down: reconnect (with your last sequence) to resume"
+
+
 def stream_rpc(method: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
     """`@rpc` for server-streaming handlers: ForestError becomes its status."""
 
@@ -150,6 +157,7 @@ class EventService(events_pb2_grpc.EventServiceServicer):
         async with aclosing(follow(self._db, self.feed, org.name, fixed, start)) as events:
             async for event in events:
                 yield event
+        raise ShuttingDown(SHUTDOWN)
 
     @stream_rpc
     async def SubscribeDurable(
@@ -171,6 +179,7 @@ class EventService(events_pb2_grpc.EventServiceServicer):
         async with aclosing(follow(self._db, self.feed, org.name, current, start)) as events:
             async for event in events:
                 yield event
+        raise ShuttingDown(SHUTDOWN)
 
     @rpc
     async def AcknowledgeEvents(

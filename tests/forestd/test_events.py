@@ -13,6 +13,7 @@ import pytest
 from forest.v1 import events_pb2, events_pb2_grpc, policies_pb2, policies_pb2_grpc
 from forestd import event_log
 from forestd.db.models import OrgEvent
+from forestd.event_feed import attach, feed_for
 from forestd.server import ForestServer
 from forestd.uow import Database
 
@@ -238,8 +239,6 @@ async def test_streams_share_one_notifier_and_leave_on_cancel(
     for call in calls:
         call.cancel()
     assert forest_server.ctx is not None
-    from forestd.event_feed import feed_for
-
     feed = feed_for(forest_server.ctx.bus)
     for _ in range(100):
         if feed.listening("acme") == 0:
@@ -292,6 +291,30 @@ async def test_the_stream_ends_when_the_server_stops(forest_settings: object) ->
             await server.stop(grace=0.5)
             await call.error()
             assert time.perf_counter() - started < 3
+    finally:
+        await server.stop(grace=0.1)
+
+
+async def test_with_the_feed_attached_shutdown_ends_streams_at_once(
+    forest_settings: object,
+) -> None:
+    server = ForestServer(forest_settings)  # type: ignore[arg-type]
+    attach(server)
+    await server.start()
+    try:
+        assert server.ctx is not None
+        people = await provision(server.ctx.db, org="initech", members={"peter": "admin"})
+        async with grpc.aio.insecure_channel(server.address) as ch:
+            call = subscribe(
+                events_pb2_grpc.EventServiceStub(ch), people.auth("peter"), organisation="initech"
+            )
+            await until_listening(server, "initech")
+            started = time.perf_counter()
+            await server.stop(grace=5)
+            ended = await call.error(within=1.0)
+            assert ended.code() == grpc.StatusCode.UNAVAILABLE
+            assert "reconnect" in (ended.details() or "")
+            assert time.perf_counter() - started < 2, "shutdown waited for the grace period"
     finally:
         await server.stop(grace=0.1)
 
