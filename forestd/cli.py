@@ -1,0 +1,211 @@
+"""`forest-bot forest ...`: run, migrate and seed the Forest-compatible service, start releases.
+
+- `serve`: gRPC (with health and reflection), the intent coordinator and the in-process
+  runner; settings from flags, else FORESTD_* environment variables; SIGINT/SIGTERM stop it
+  gracefully.
+- `migrate`: `alembic upgrade head` on the database.
+- `seed-demo`: the demo organisation (forestd.seed); prints the users' tokens once.
+- `release`: create an artifact for a commit and release it over gRPC as the token's user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import sys
+from typing import Any
+
+import grpc
+from sqlalchemy import select
+
+from forest.v1 import releases_pb2, releases_pb2_grpc
+
+from .bus import Bus
+from .config import ForestSettings
+from .db.engine import make_engine
+from .db.migrate import current_revision, upgrade_head
+from .db.models import Artifact, Organisation, Project
+from .errors import ForestError
+from .runner import attach
+from .seed import seed_demo
+from .server import ForestServer
+from .uow import Database
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "forest", help="the Forest-compatible service (serve, migrate, seed-demo, release)"
+    )
+    commands = parser.add_subparsers(dest="forest_command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="serve forest.v1 over gRPC until interrupted")
+    _database_flag(serve)
+    serve.add_argument("--grpc-address", help="host:port to listen on (default 127.0.0.1:50051)")
+    serve.add_argument("--nats-url", help="core NATS for forest.* subjects ('' disables it)")
+    serve.add_argument("--service-token", help="the bearer token of Forest's service account")
+    serve.add_argument(
+        "--no-runner", action="store_true", help="do not run releases in this process"
+    )
+    serve.set_defaults(func=serve_command)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database schema to the newest")
+    _database_flag(migrate)
+    migrate.set_defaults(func=migrate_command)
+
+    seed = commands.add_parser("seed-demo", help="create org acme with alice, bob, carol")
+    _database_flag(seed)
+    seed.add_argument("--soak-seconds", type=int, default=60, help="staging -> production soak")
+    seed.set_defaults(func=seed_command)
+
+    release = commands.add_parser("release", help="release a commit as a given user")
+    _database_flag(release)
+    release.add_argument("--token", required=True, help="the releasing user's personal token")
+    release.add_argument("--project", required=True, help="organisation/project, e.g. acme/api")
+    release.add_argument("--grpc-address", help="the server (default: FORESTD_GRPC_ADDRESS)")
+    release.add_argument("--branch", default="main")
+    release.add_argument("--sha", help="commit sha (default: a random one)")
+    release.add_argument("--message", default="Release from forest-bot", help="commit message")
+    release.add_argument(
+        "--environment",
+        action="append",
+        default=[],
+        help="release directly to this environment instead of the pipeline (repeatable)",
+    )
+    release.set_defaults(func=release_command)
+
+
+def _database_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url", help="SQLAlchemy async URL (default FORESTD_DATABASE_URL)"
+    )
+
+
+def settings_from(args: argparse.Namespace) -> ForestSettings:
+    """FORESTD_* environment variables, overridden by the flags that were given."""
+    overrides: dict[str, Any] = {}
+    for name in ("database_url", "grpc_address", "nats_url", "service_token"):
+        value = getattr(args, name, None)
+        if value is not None:
+            # an empty --nats-url turns NATS off
+            overrides[name] = (value or None) if name == "nats_url" else value
+    if getattr(args, "no_runner", False):
+        overrides["runner_enabled"] = False
+    return ForestSettings(**overrides)
+
+
+def build_server(settings: ForestSettings) -> ForestServer:
+    """A ForestServer with the coordinator and the in-process runner attached."""
+    server = ForestServer(settings)
+    attach(server)
+    return server
+
+
+async def serve_command(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = settings_from(args)
+    server = build_server(settings)
+    await server.start()
+    print(f"forestd listening on {server.address}", flush=True)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        print("forestd stopping", flush=True)
+        await server.stop()
+    return 0
+
+
+async def migrate_command(args: argparse.Namespace) -> int:
+    engine = make_engine(settings_from(args).database_url)
+    try:
+        await upgrade_head(engine)
+        print(f"database at revision {await current_revision(engine)}")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def seed_command(args: argparse.Namespace) -> int:
+    engine = make_engine(settings_from(args).database_url)
+    try:
+        await upgrade_head(engine)
+        seed = await seed_demo(Database(engine, Bus()), soak_seconds=args.soak_seconds)
+    except ForestError as exc:
+        print(f"seed-demo: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(seed.describe())
+    return 0
+
+
+async def create_artifact(
+    db: Database, organisation: str, project: str, *, branch: str, sha: str, message: str
+) -> str:
+    async with db.transaction() as uow:
+        row = await uow.session.scalar(
+            select(Project)
+            .join(Organisation, Organisation.id == Project.organisation_id)
+            .where(Organisation.name == organisation, Project.name == project)
+        )
+        if row is None:
+            raise ForestError(f"project {organisation}/{project} does not exist")
+        artifact = Artifact(
+            project_id=row.id,
+            slug=f"{project}-{sha[:8]}-{secrets.token_hex(3)}",
+            commit_sha=sha,
+            branch=branch,
+            commit_message=message,
+            title=message.splitlines()[0] if message else "",
+        )
+        uow.session.add(artifact)
+        await uow.session.flush()
+        return artifact.id
+
+
+async def release_command(args: argparse.Namespace) -> int:
+    organisation, _, project = args.project.partition("/")
+    if not organisation or not project:
+        print("release: --project must be organisation/project", file=sys.stderr)
+        return 2
+    settings = settings_from(args)
+    engine = make_engine(settings.database_url)
+    try:
+        artifact_id = await create_artifact(
+            Database(engine, Bus()),
+            organisation,
+            project,
+            branch=args.branch,
+            sha=args.sha or secrets.token_hex(20),
+            message=args.message,
+        )
+    except ForestError as exc:
+        print(f"release: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    request = releases_pb2.ReleaseRequest(
+        artifact_id=artifact_id, environments=args.environment, use_pipeline=not args.environment
+    )
+    async with grpc.aio.insecure_channel(settings.grpc_address) as channel:
+        try:
+            response = await releases_pb2_grpc.ReleaseServiceStub(channel).Release(
+                request, metadata=(("authorization", f"Bearer {args.token}"),), timeout=30
+            )
+        except grpc.aio.AioRpcError as exc:
+            print(f"release: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    for intent in response.intents:
+        where = f" -> {intent.destination} ({intent.environment})" if intent.destination else ""
+        print(f"release intent {intent.release_intent_id}{where}")
+    return 0

@@ -1,0 +1,145 @@
+"""`seed-demo`: the demo organisation the bot, `forest-bot dev` and the walk test start from.
+
+Organisation `acme` with alice (admin), bob and carol (members), each with a verified
+`@example.com` email and a personal access token (returned once, never stored in clear);
+project `api` with demo destinations `api-staging` and `api-production`, the pipeline
+deploy staging → plan production → deploy production, and the policies: soak 60 s
+staging → production, branch `^main$` on production, 2 approvals on production.
+Seeding twice is refused with a clear message (the tokens cannot be shown again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from forest.v1 import policies_pb2
+
+from .db.models import ReleasePipeline
+from .errors import AlreadyExists
+from .policy_engine import ConfigMessage, policy_row
+from .provisioning import (
+    add_member,
+    create_destination,
+    create_organisation,
+    create_project,
+    create_token,
+    create_user,
+)
+from .uow import Database
+
+ORGANISATION = "acme"
+PROJECT = "api"
+PIPELINE = "default"
+USERS = (("alice", "admin"), ("bob", "member"), ("carol", "member"))
+STAGES: list[dict[str, Any]] = [
+    {"id": "deploy-staging", "depends_on": [], "deploy": {"environment": "staging"}},
+    {
+        "id": "plan-production",
+        "depends_on": ["deploy-staging"],
+        "plan": {"environment": "production", "auto_approve": False},
+    },
+    {
+        "id": "deploy-production",
+        "depends_on": ["plan-production"],
+        "deploy": {"environment": "production"},
+    },
+]
+
+
+@dataclass
+class DemoSeed:
+    organisation: str
+    project: str
+    tokens: dict[str, str] = field(default_factory=dict)  # username -> raw PAT (shown once)
+    user_ids: dict[str, str] = field(default_factory=dict)
+    destinations: dict[str, str] = field(default_factory=dict)  # environment -> name
+
+    def describe(self) -> str:
+        lines = [
+            f"Seeded organisation {self.organisation!r}, "
+            f"project {self.organisation}/{self.project}",
+            "pipeline: deploy staging -> plan production -> deploy production",
+            "policies on production: soak after staging, branch ^main$, 2 approvals",
+            "",
+            "Personal access tokens (shown once; keep them):",
+        ]
+        lines += [f"  {user:<6} {token}" for user, token in self.tokens.items()]
+        return "\n".join(lines)
+
+
+async def seed_demo(
+    db: Database,
+    *,
+    soak_seconds: int = 60,
+    destination_config: dict[str, Any] | None = None,
+) -> DemoSeed:
+    """Create the demo world in one transaction; AlreadyExists when `acme` is there."""
+    config = {"deploy_seconds": 2, "plan_seconds": 1, "plan_lines": 60}
+    config.update(destination_config or {})
+    try:
+        async with db.transaction() as uow:
+            org = await create_organisation(uow, ORGANISATION)
+            seed = DemoSeed(ORGANISATION, PROJECT)
+            for username, role in USERS:
+                user = await create_user(uow, username, f"{username}@example.com", verified=True)
+                await add_member(uow, org, user, role)
+                _, raw = await create_token(uow, user, "seed-demo")
+                seed.tokens[username] = raw
+                seed.user_ids[username] = user.id
+            project = await create_project(uow, org, PROJECT)
+            for environment in ("staging", "production"):
+                name = f"{PROJECT}-{environment}"
+                await create_destination(uow, org, name, environment, kind="demo", config=config)
+                seed.destinations[environment] = name
+            pipeline = ReleasePipeline(project_id=project.id, name=PIPELINE, stages=STAGES)
+            uow.session.add(pipeline)
+            await uow.session.flush()
+            uow.record_event(
+                org.name,
+                "release_pipeline",
+                "created",
+                pipeline.id,
+                project=project.name,
+                metadata={"name": PIPELINE},
+            )
+            policies: list[tuple[str, ConfigMessage]] = [
+                (
+                    "soak-staging-production",
+                    policies_pb2.SoakTimeConfig(
+                        source_environment="staging",
+                        target_environment="production",
+                        duration_seconds=soak_seconds,
+                    ),
+                ),
+                (
+                    "main-only-production",
+                    policies_pb2.BranchRestrictionConfig(
+                        target_environment="production", branch_pattern="^main$"
+                    ),
+                ),
+                (
+                    "two-approvals-production",
+                    policies_pb2.ExternalApprovalConfig(
+                        target_environment="production", required_approvals=2
+                    ),
+                ),
+            ]
+            for name, message in policies:
+                policy = policy_row(project.id, name, message)
+                uow.session.add(policy)
+                await uow.session.flush()
+                uow.record_event(
+                    org.name,
+                    "policy",
+                    "created",
+                    policy.id,
+                    project=project.name,
+                    metadata={"name": name},
+                )
+            return seed
+    except AlreadyExists:
+        raise AlreadyExists(
+            f"organisation {ORGANISATION!r} already exists: this database is already seeded "
+            "(its tokens were printed then; use a fresh database to seed again)"
+        ) from None

@@ -1,0 +1,92 @@
+"""`forest-bot forest ...`: migrate, seed-demo (once), serve with graceful shutdown, release."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from bot.cli import main
+from forest.v1 import releases_pb2, releases_pb2_grpc
+
+
+def test_migrate_then_seed_demo_prints_tokens_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'f.db'}"
+    assert main(["forest", "migrate", "--database-url", url]) == 0
+    assert "database at revision" in capsys.readouterr().out
+    assert main(["forest", "seed-demo", "--database-url", url]) == 0
+    out = capsys.readouterr().out
+    tokens = dict(re.findall(r"^  (alice|bob|carol)\s+(fpat_\S+)$", out, re.MULTILINE))
+    assert set(tokens) == {"alice", "bob", "carol"}
+    assert main(["forest", "seed-demo", "--database-url", url]) == 1
+    captured = capsys.readouterr()
+    assert "already seeded" in captured.err and "fpat_" not in captured.out
+
+
+def test_serve_release_and_graceful_stop(
+    tmp_path: Path, nats_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'f.db'}"
+    cli = [sys.executable, "-m", "bot.cli", "forest"]
+    assert main(["forest", "seed-demo", "--database-url", url, "--soak-seconds", "1"]) == 0
+    bob = re.search(r"^  bob\s+(\S+)$", capsys.readouterr().out, re.MULTILINE)
+    assert bob is not None
+    server = subprocess.Popen(
+        [
+            *cli,
+            "serve",
+            "--database-url",
+            url,
+            "--grpc-address",
+            "127.0.0.1:0",
+            "--nats-url",
+            nats_url,
+            "--service-token",
+            "svc",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert server.stdout is not None
+        address = ""
+        deadline = time.monotonic() + 30
+        while not address and time.monotonic() < deadline:
+            line = server.stdout.readline()
+            found = re.search(r"forestd listening on (\S+)", line)
+            address = found.group(1) if found else ""
+        assert address, "forestd did not start"
+        release = ["forest", "release", "--database-url", url, "--grpc-address", address]
+        project = ["--project", "acme/api"]
+        assert main([*release, "--token", bob.group(1), *project, "--sha", "c0ffee" * 6]) == 0
+        intent_id = capsys.readouterr().out.split()[2]
+
+        with grpc.insecure_channel(address) as channel:
+            states = releases_pb2_grpc.ReleaseServiceStub(channel).GetReleaseIntentStates(
+                releases_pb2.GetReleaseIntentStatesRequest(organisation="acme", project="api"),
+                metadata=(("authorization", "Bearer svc"),),
+            )
+        assert [i.release_intent_id for i in states.release_intents] == [intent_id]
+        assert [s.stage_id for s in states.release_intents[0].stages] == [
+            "deploy-staging",
+            "plan-production",
+            "deploy-production",
+        ]
+        assert main([*release, "--token", "fpat_wrong", *project]) == 1
+        assert "UNAUTHENTICATED" in capsys.readouterr().err
+    finally:
+        server.send_signal(signal.SIGTERM)
+        rest, _ = server.communicate(timeout=30)
+    assert server.returncode == 0
+    assert "forestd stopping" in rest
