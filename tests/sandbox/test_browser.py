@@ -335,6 +335,7 @@ async def test_home_tab_command_files_and_modal_errors_in_the_browser(
         await home.locator('button[data-action-id="forest.refresh.v1"]').click()
         await home.locator("b", has_text="Refreshed").wait_for()
         assert home_clicks == ["view"]
-        assert await page.locator("#toast").is_hidden(), "an unanswered view_closed is silent"
+        # an unanswered view_closed is silent, as on Slack (no error toast)
+        assert await page.locator("#toast.error:visible").count() == 0
         OUTPUT.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(OUTPUT / "sandbox-home.png"))
