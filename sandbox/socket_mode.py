@@ -117,6 +117,17 @@ class SocketModeHub:
         body = ack.get("payload")
         return body if isinstance(body, dict) else None
 
+    async def request_refresh(self) -> int:
+        """Ask every client to reconnect, as Slack does from time to time
+        (`{"type": "disconnect", "reason": "refresh_requested"}`). Returns how many were asked."""
+        asked = 0
+        for ws in list(self._connections):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.send_json({"type": "disconnect", "reason": "refresh_requested",
+                                    "debug_info": {"host": "sandbox"}})
+                asked += 1
+        return asked
+
     async def close_all(self) -> None:
         for ws in list(self._connections):
             with contextlib.suppress(Exception):

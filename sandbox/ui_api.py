@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 STATIC_FILES = {"app.js": "text/javascript", "mrkdwn.js": "text/javascript",
                 "style.css": "text/css", "index.html": "text/html"}
 HEARTBEAT_SECONDS = 15.0
+# The page shows the latest messages of a channel; older ones are a `?limit=` away.
+DEFAULT_MESSAGE_LIMIT = 200
 
 
 def _static(name: str) -> str:
@@ -134,6 +136,12 @@ class UiApi:
         items: list[Message | Ephemeral] = list(ws.top_level(channel.id))
         items += [e for e in ws.ephemerals_for(viewer.id, channel.id) if not e.thread_ts]
         items.sort(key=lambda m: float(m.ts))
+        try:
+            limit = max(1, int(request.query.get("limit", DEFAULT_MESSAGE_LIMIT)))
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text="limit must be an integer") from exc
+        older = max(0, len(items) - limit)
+        items = items[older:]
         delivery = self.sandbox.driver.delivery
         return json_response({
             "version": ws.version,
@@ -146,6 +154,7 @@ class UiApi:
                           "is_im": c.is_im} for c in visible],
             "channel": {"id": channel.id, "name": channel.name},
             "messages": [self._ui_message(m) for m in items],
+            "older": older,
             "views": [self._view(v.id) for v in ws.view_stack(viewer.id)],
             "home": self._view(ws.home_views[viewer.id]) if viewer.id in ws.home_views else None,
             "delivery": type(delivery).__name__ if delivery else None,

@@ -145,6 +145,7 @@
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
     list.replaceChildren(...s.messages.map((m) => renderMessage(m, {})));
     if (!s.messages.length) list.appendChild(el("div", "empty", "No messages yet."));
+    if (s.older) list.prepend(el("div", "empty", `${s.older} older messages not shown`));
     if (ui.highlight) {
       const target = list.querySelector(`[data-ts="${ui.highlight}"]`);
       if (target) { target.classList.add("highlight"); target.scrollIntoView(); }

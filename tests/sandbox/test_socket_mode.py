@@ -87,3 +87,21 @@ async def test_connections_open_needs_the_app_token(sandbox: Sandbox) -> None:
     opened = await sandbox.client().apps_connections_open(
         app_token=sandbox.workspace.app.app_token)
     assert opened["url"].startswith("ws://127.0.0.1:")
+
+
+async def test_refresh_requested_reconnects_and_delivery_goes_on(sandbox: Sandbox) -> None:
+    app = AsyncApp(client=sandbox.client())
+
+    @app.command("/forest")
+    async def forest(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack(text=f"ok {body['text']}")
+
+    sandbox.driver.use_socket_mode()
+    async with socket_mode_bot(sandbox, app):
+        assert await sandbox.socket_mode.request_refresh() == 1
+        opened = len([c for c in sandbox.web_api.calls if c[0] == "apps.connections.open"])
+        await eventually(lambda: len([c for c in sandbox.web_api.calls
+                                      if c[0] == "apps.connections.open"]) > opened)
+        await eventually(lambda: sandbox.socket_mode.connection_count == 1)
+        ack = await sandbox.driver.command("carol", "after refresh")
+        assert ack.ok and ack.body == {"text": "ok after refresh"}

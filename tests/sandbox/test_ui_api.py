@@ -32,6 +32,8 @@ async def test_state_is_per_user(sandbox: Sandbox) -> None:
     assert [m["ephemeral"] for m in bob["messages"]] == [False, True]
     assert [m["text"] for m in carol["messages"]] == ["for all"]
     assert carol["me"] == "U0CAROL001" and carol["channel"]["name"] == "deploys"
+    latest = await get_json(f"{sandbox.base_url}_sandbox/state?user=bob&limit=1")
+    assert [m["text"] for m in latest["messages"]] == ["for bob"] and latest["older"] == 1
 
 
 async def test_sse_announces_a_chat_update(sandbox: Sandbox) -> None:
