@@ -51,6 +51,7 @@ def signed_headers(
     """Slack's v0 signature headers for `body`."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(signing_secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None  # only None for a None secret
     return {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": ts,

@@ -131,9 +131,9 @@ async def chat_post_message(call: Call) -> JsonDict:
     ws, args = call.ws, call.args
     channel = resolve_channel(ws, args.req("channel"), for_post=True)
     _require_member(ws, channel, public_ok=True)
-    text, blocks = args.str("text"), args.json("blocks")
+    text, blocks = args.text("text"), args.json("blocks")
     check_message(text, blocks)
-    thread_ts = args.str("thread_ts")
+    thread_ts = args.text("thread_ts")
     if thread_ts:
         parent = ws.message(channel.id, thread_ts)
         if parent is None:
@@ -146,7 +146,7 @@ async def chat_post_message(call: Call) -> JsonDict:
         fill_block_ids(blocks),
         thread_ts=thread_ts,
         bot=True,
-        reply_broadcast=bool(thread_ts) and args.bool("reply_broadcast"),
+        reply_broadcast=bool(thread_ts) and args.flag("reply_broadcast"),
     )
     return {"channel": channel.id, "ts": message.ts, "message": ws.message_to_api(message)}
 
@@ -157,7 +157,7 @@ async def chat_update(call: Call) -> JsonDict:
     channel, message = _bot_message(ws, call)
     if message.bot_id != ws.app.bot_id:
         raise ApiError("cant_update_message")
-    text = args.str("text")
+    text = args.text("text")
     blocks = args.json("blocks") if args.has("blocks") else None
     if text is None and blocks is None:
         raise ApiError("no_text")
@@ -193,10 +193,10 @@ async def chat_post_ephemeral(call: Call) -> JsonDict:
     if user.id not in channel.members:
         raise ApiError("user_not_in_channel")
     _require_member(ws, channel, public_ok=True)
-    text, blocks = args.str("text"), args.json("blocks")
+    text, blocks = args.text("text"), args.json("blocks")
     check_message(text, blocks)
     eph = ws.post_ephemeral(
-        channel.id, user.id, text or "", fill_block_ids(blocks), thread_ts=args.str("thread_ts")
+        channel.id, user.id, text or "", fill_block_ids(blocks), thread_ts=args.text("thread_ts")
     )
     return {"message_ts": eph.ts}
 
@@ -275,12 +275,12 @@ def _find_view(ws: Workspace, view_id: str | None, external_id: str | None) -> V
 @method("views.update")
 async def views_update(call: Call) -> JsonDict:
     ws, args = call.ws, call.args
-    view_id, external_id = args.str("view_id"), args.str("external_id")
+    view_id, external_id = args.text("view_id"), args.text("external_id")
     if not view_id and not external_id:
         raise ApiError("invalid_arguments", **_problem_list(["view_id or external_id required"]))
     view = _find_view(ws, view_id, external_id)
     body = check_view(args.json("view"), kind=view.type)
-    expected = args.str("hash")
+    expected = args.text("hash")
     if expected and expected != view.hash:
         raise ApiError("hash_conflict")
     return _view_answer(ws, ws.replace_view(view, body))
@@ -294,7 +294,7 @@ async def views_publish(call: Call) -> JsonDict:
         raise ApiError("user_not_found")
     body = check_view(args.json("view"), kind="home")
     existing = ws.home_view(user.id)
-    expected = args.str("hash")
+    expected = args.text("hash")
     if expected and existing is not None and expected != existing.hash:
         raise ApiError("hash_conflict")
     return _view_answer(ws, ws.publish_home(user.id, body))
@@ -347,8 +347,8 @@ async def conversations_join(call: Call) -> JsonDict:
 
 
 def _cursor_page(call: Call, messages: list[Message]) -> JsonDict:
-    limit = max(1, min(call.args.int("limit", 100), 999))
-    cursor = call.args.str("cursor")
+    limit = max(1, min(call.args.integer("limit", 100), 999))
+    cursor = call.args.text("cursor")
     try:
         start = int(base64.b64decode(cursor).decode().split(":", 1)[1]) if cursor else 0
     except (ValueError, IndexError) as exc:
@@ -364,8 +364,8 @@ def _cursor_page(call: Call, messages: list[Message]) -> JsonDict:
 
 
 def _in_window(call: Call, messages: list[Message]) -> list[Message]:
-    oldest, latest = call.args.str("oldest"), call.args.str("latest")
-    inclusive = call.args.bool("inclusive")
+    oldest, latest = call.args.text("oldest"), call.args.text("latest")
+    inclusive = call.args.flag("inclusive")
 
     def keep(ts: str) -> bool:
         value = float(ts)
@@ -404,7 +404,7 @@ async def conversations_replies(call: Call) -> JsonDict:
 async def files_get_upload_url_external(call: Call) -> JsonDict:
     ws, args = call.ws, call.args
     filename = args.req("filename")
-    length = args.int("length", -1)
+    length = args.integer("length", -1)
     if length < 0:
         raise ApiError("invalid_arguments", **_problem_list(["length must be given"]))
     file = File(
@@ -414,8 +414,8 @@ async def files_get_upload_url_external(call: Call) -> JsonDict:
         length=length,
         user=ws.app.bot_user_id,
         created=int(time.time()),
-        snippet_type=args.str("snippet_type"),
-        alt_txt=args.str("alt_txt"),
+        snippet_type=args.text("snippet_type"),
+        alt_txt=args.text("alt_txt"),
     )
     ws.files[file.id] = file
     token = call.server.uploads.issue(file.id)
@@ -436,12 +436,13 @@ async def files_complete_upload_external(call: Call) -> JsonDict:
         if item.get("title"):
             file.title = str(item["title"])
         files.append(file)
-    channel_refs = [args.str("channel_id")] if args.str("channel_id") else []
-    channel_refs += [c for c in (args.str("channels") or "").split(",") if c]
-    thread_ts = args.str("thread_ts")
+    channel_id = args.text("channel_id")
+    channel_refs = [channel_id] if channel_id else []
+    channel_refs += [c for c in (args.text("channels") or "").split(",") if c]
+    thread_ts = args.text("thread_ts")
     if thread_ts and len(channel_refs) != 1:
         raise ApiError("invalid_arguments", **_problem_list(["thread_ts needs exactly 1 channel"]))
-    comment = args.str("initial_comment") or ""
+    comment = args.text("initial_comment") or ""
     for ref in channel_refs:
         channel = resolve_channel(ws, ref, for_post=True)
         _require_member(ws, channel, public_ok=False)

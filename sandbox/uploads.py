@@ -39,7 +39,10 @@ class Uploads:
         if request.content_type == "multipart/form-data":
             form = await request.post()
             part = next(iter(form.values()), None)
-            data = part.file.read() if hasattr(part, "file") else str(part or "").encode()
+            if isinstance(part, web.FileField):
+                data = part.file.read()
+            else:
+                data = part.encode() if isinstance(part, str) else bytes(part or b"")
         else:
             data = await request.read()
         file.content = data

@@ -44,7 +44,7 @@ class Args:
     def __init__(self, values: Mapping[str, Any]) -> None:
         self.values = dict(values)
 
-    def str(self, name: str, *, required: bool = False) -> str | None:
+    def text(self, name: str, *, required: bool = False) -> str | None:
         value = self.values.get(name)
         if value is None or value == "":
             if required:
@@ -55,11 +55,11 @@ class Args:
         return value if isinstance(value, str) else str(value)
 
     def req(self, name: str) -> str:
-        value = self.str(name, required=True)
+        value = self.text(name, required=True)
         assert value is not None
         return value
 
-    def int(self, name: str, default: int) -> int:
+    def integer(self, name: str, default: int) -> int:
         value = self.values.get(name)
         if value in (None, ""):
             return default
@@ -70,7 +70,7 @@ class Args:
                 [f"{name} must be an integer"]
             )) from exc
 
-    def bool(self, name: str) -> bool:
+    def flag(self, name: str) -> bool:
         value = self.values.get(name)
         if isinstance(value, bool):
             return value
@@ -147,7 +147,7 @@ def _token(request: web.Request, args: Args) -> str | None:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
-    return args.str("token")
+    return args.text("token")
 
 
 def json_response(data: JsonDict, *, status: int = 200, headers: Mapping[str, str] | None = None
@@ -210,7 +210,7 @@ class WebApi:
             return json_response(
                 {"ok": False, "error": "fatal_error"}, status=self.faults.error_status
             )
-        channel_ref = args.str("channel") or args.str("channel_id")
+        channel_ref = args.text("channel") or args.text("channel_id")
         if channel_ref:  # one window per channel, however the caller names it
             found = self.server.workspace.channel(channel_ref)
             channel_ref = found.id if found else channel_ref

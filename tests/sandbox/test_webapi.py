@@ -265,3 +265,13 @@ async def test_file_errors(client: AsyncWebClient, sandbox: Sandbox) -> None:
     error = await error_of(client.files_completeUploadExternal(
         files=[{"id": url["file_id"], "title": "a"}], channel_id=general.id))
     assert error.response["error"] == "not_in_channel"
+
+
+async def test_upload_url_takes_a_multipart_form_too(client: AsyncWebClient) -> None:
+    url = await client.files_getUploadURLExternal(filename="plan.diff", length=5)
+    form = aiohttp.FormData()
+    form.add_field("file", b"+ a\n", filename="plan.diff", content_type="text/plain")
+    async with aiohttp.ClientSession() as http, http.post(url["upload_url"], data=form) as r:
+        assert r.status == 200 and await r.text() == "OK - 4"
+    done = await client.files_completeUploadExternal(files=[{"id": url["file_id"]}])
+    assert done["files"][0]["size"] == 4 and done["files"][0]["channels"] == []
