@@ -89,9 +89,15 @@ async def _provision(server: object, voters: int, intents: int) -> tuple[list[st
 
 
 async def _serve(
-    conn: Connection, database_url: str, nats_url: str | None, voters: int, intents: int
+    conn: Connection,
+    database_url: str,
+    nats_url: str | None,
+    voters: int,
+    intents: int,
+    coordinator: bool,
 ) -> None:
     from forestd.config import ForestSettings
+    from forestd.runner import attach
     from forestd.server import ForestServer
 
     server = ForestServer(
@@ -102,6 +108,8 @@ async def _serve(
             service_token=SERVICE_TOKEN,
         )
     )
+    if coordinator:
+        attach(server)  # the coordinator and runner, as `forest serve` runs them
     await server.start()
     try:
         tokens, intent_ids = await _provision(server, voters, intents)
@@ -112,10 +120,15 @@ async def _serve(
 
 
 def _server_main(
-    conn: Connection, database_url: str, nats_url: str | None, voters: int, intents: int
+    conn: Connection,
+    database_url: str,
+    nats_url: str | None,
+    voters: int,
+    intents: int,
+    coordinator: bool,
 ) -> None:
     try:
-        asyncio.run(_serve(conn, database_url, nats_url, voters, intents))
+        asyncio.run(_serve(conn, database_url, nats_url, voters, intents, coordinator))
     except BaseException as exc:  # report start-up failures to the parent instead of hanging it
         conn.send(exc)
         raise
@@ -125,7 +138,7 @@ def _server_main(
 
 
 async def _vote_latencies(
-    fixture: Fixture, votes: int, warmup: int, concurrency: int
+    fixture: Fixture, votes: int, warmup: int, concurrency: int, pace_ms: float = 0.0
 ) -> list[float]:
     import grpc
 
@@ -170,6 +183,8 @@ async def _vote_latencies(
         async def worker() -> None:
             for k in next_vote:
                 latencies.append(await cast(k))
+                if pace_ms:
+                    await asyncio.sleep(pace_ms / 1000)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return latencies
@@ -184,7 +199,8 @@ def run_one(label: str, database_url: str, nats_url: str | None, args: argparse.
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     process = ctx.Process(
-        target=_server_main, args=(child, database_url, nats_url, args.voters, args.intents)
+        target=_server_main,
+        args=(child, database_url, nats_url, args.voters, args.intents, not args.no_coordinator),
     )
     process.start()
     try:
@@ -192,7 +208,9 @@ def run_one(label: str, database_url: str, nats_url: str | None, args: argparse.
         if isinstance(fixture, BaseException):
             raise fixture
         started = time.perf_counter()
-        latencies = asyncio.run(_vote_latencies(fixture, args.votes, args.warmup, args.concurrency))
+        latencies = asyncio.run(
+            _vote_latencies(fixture, args.votes, args.warmup, args.concurrency, args.pace)
+        )
         elapsed = time.perf_counter() - started
     finally:
         if process.is_alive():
@@ -205,7 +223,8 @@ def run_one(label: str, database_url: str, nats_url: str | None, args: argparse.
         f"{label:<10} votes={len(ordered):<5} conc={args.concurrency:<2} "
         f"p50={p50:6.2f}ms p90={p90:6.2f}ms p99={p99:6.2f}ms max={ordered[-1]:6.2f}ms "
         f"mean={statistics.fmean(ordered):6.2f}ms  {len(ordered) / elapsed:6.0f} votes/s  "
-        f"{'OK' if ok else 'OVER'} (goal p99 < {GOAL_P99_MS:.0f} ms)",
+        f"{'OK' if ok else 'OVER'} (goal p99 < {GOAL_P99_MS:.0f} ms)  "
+        f"load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     return ok
@@ -258,6 +277,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--intents", type=int, default=5, help="open release intents (default 5)")
     parser.add_argument("--concurrency", type=int, default=1, help="votes in flight (default 1)")
     parser.add_argument(
+        "--pace",
+        type=float,
+        default=0.0,
+        help="ms each worker waits between votes (default 0: back to back)",
+    )
+    parser.add_argument(
+        "--no-coordinator",
+        action="store_true",
+        help="serve without the coordinator and runner (votes alone)",
+    )
+    parser.add_argument(
         "--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
     )
     parser.add_argument(
@@ -276,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"vote latency: {args.votes} sequential-per-worker votes by {args.voters} users over "
         f"{args.intents} intents, real gRPC + NATS, forestd in its own process, "
-        f"{os.cpu_count()} CPUs",
+        f"{'' if args.no_coordinator else 'with the coordinator, '}"
+        f"pace {args.pace:g} ms, {os.cpu_count()} CPUs",
         flush=True,
     )
     results: list[bool] = []
