@@ -339,3 +339,31 @@ async def test_home_tab_command_files_and_modal_errors_in_the_browser(
         assert await page.locator("#toast.error:visible").count() == 0
         OUTPUT.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(OUTPUT / "sandbox-home.png"))
+
+
+async def test_golden_messages_render_without_unsupported_parts(
+    sandbox: Sandbox, browser: Any
+) -> None:
+    from tests.sandbox.test_golden_messages import FILES, load
+
+    if not FILES:
+        pytest.skip("no golden Block Kit files in tests/blocks/golden")
+    client = sandbox.client()
+    messages = [p for p in FILES if p.stem.startswith(("release", "plan"))]
+    for path in messages:
+        data = load(path)
+        await client.chat_postMessage(channel="deploys", text=data["text"], blocks=data["blocks"])
+    modal = next((p for p in FILES if p.stem.startswith("modal")), None)
+    if modal is not None:
+        await client.views_open(trigger_id=sandbox.workspace.new_trigger("U0ALICE001"),
+                                view=load(modal))
+    page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"{sandbox.base_url}?user=alice")
+    await page.locator("article.message").nth(len(messages) - 1).wait_for()
+    if modal is not None:
+        await page.locator("#modal").wait_for()
+    assert await page.locator(".unsupported").count() == 0
+    assert await page.locator("article.message .blocks").count() == len(messages)
+    assert errors == []
