@@ -1,0 +1,265 @@
+"""Event delivery latency: an org_events row committed → the event received on Subscribe streams.
+
+A real forestd runs in a child process (its own interpreter and event loop, the event feed
+attached as a component) on SQLite and on PostgreSQL (when reachable), with real NATS (an
+embedded nats-server). This process plays another writer of the same database, as a second
+replica would: it commits N events, one transaction each, through forestd's own unit of work
+(so `forest.events.{org}` is published after each commit) at a steady rate, while S Subscribe
+streams of the organisation are open over real gRPC. For every event on every stream it
+measures the time from just before COMMIT to the event's arrival, and prints p50 / p90 / p99 /
+max. Then it times a replay of all N events on a new stream (`since_sequence`).
+
+    .venv/bin/python bench/event_latency.py --events 2000
+    .venv/bin/python bench/event_latency.py --events 5000 --rate 500 --streams 8 --databases sqlite
+
+Goal: live delivery well under a second; we hold p99 < 100 ms at 200 events/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+
+from vote_latency import DEFAULT_PG_URL, _drop_pg_database, _percentile, _pg_database  # noqa: E402
+
+GOAL_P99_MS = 100.0
+SERVICE_TOKEN = "bench-service-token"
+ORG = "bench"
+
+
+@dataclass
+class Fixture:
+    address: str
+    token: str
+
+
+# ---- the server process -------------------------------------------------------------------
+
+
+async def _serve(conn: Connection, database_url: str, nats_url: str) -> None:
+    from forestd.config import ForestSettings
+    from forestd.event_feed import attach
+    from forestd.provisioning import (
+        add_member,
+        create_organisation,
+        create_project,
+        create_token,
+        create_user,
+    )
+    from forestd.server import ForestServer
+
+    server = ForestServer(
+        ForestSettings(
+            database_url=database_url,
+            grpc_address="127.0.0.1:0",
+            nats_url=nats_url,
+            service_token=SERVICE_TOKEN,
+        )
+    )
+    attach(server)
+    await server.start()
+    try:
+        assert server.ctx is not None
+        async with server.ctx.db.transaction() as uow:
+            org = await create_organisation(uow, ORG)
+            await create_project(uow, org, "api")
+            user = await create_user(uow, "reader")
+            await add_member(uow, org, user, "member")
+            _, token = await create_token(uow, user)
+        conn.send(Fixture(server.address, token))
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
+    finally:
+        await server.stop(grace=1)
+
+
+def _server_main(conn: Connection, database_url: str, nats_url: str) -> None:
+    try:
+        asyncio.run(_serve(conn, database_url, nats_url))
+    except BaseException as exc:  # report start-up failures to the parent instead of hanging it
+        conn.send(exc)
+        raise
+
+
+# ---- the client: a second writer and the streams ------------------------------------------
+
+
+@dataclass
+class Result:
+    latencies_ms: list[float]
+    produce_seconds: float
+    replay_seconds: float
+    replayed: int
+
+
+async def _measure(
+    fixture: Fixture, database_url: str, nats_url: str, args: argparse.Namespace
+) -> Result:
+    import grpc
+
+    from forest.v1 import events_pb2, events_pb2_grpc
+    from forestd.bus import Bus
+    from forestd.db.engine import make_engine
+    from forestd.uow import Database
+
+    bus = Bus()
+    await bus.connect(nats_url)
+    db = Database(make_engine(database_url), bus)
+    metadata = (("authorization", f"Bearer {fixture.token}"),)
+    committing: dict[str, float] = {}
+    latencies: list[float] = []
+    first_sequence = 0
+
+    async with grpc.aio.insecure_channel(fixture.address) as channel:
+        stub = events_pb2_grpc.EventServiceStub(channel)
+
+        async def consume(done: asyncio.Event, remaining: list[int]) -> None:
+            call = stub.Subscribe(
+                events_pb2.SubscribeEventsRequest(organisation=ORG), metadata=metadata
+            )
+            ready.release()
+            async for event in call:
+                if int(event.resource_id[1:]) >= args.warmup:
+                    latencies.append((time.perf_counter() - committing[event.resource_id]) * 1000)
+                remaining[0] -= 1
+                if remaining[0] == 0:
+                    done.set()
+                    call.cancel()
+                    return
+
+        ready = asyncio.Semaphore(0)
+        done = [asyncio.Event() for _ in range(args.streams)]
+        consumers = [asyncio.ensure_future(consume(d, [args.events + args.warmup])) for d in done]
+        for _ in range(args.streams):
+            await ready.acquire()
+        await asyncio.sleep(0.5)  # the streams are past their start-up read
+
+        interval = 1.0 / args.rate
+        started = time.perf_counter()
+        for k in range(args.events + args.warmup):
+            async with db.transaction() as uow:
+                row = uow.record_event(ORG, "release", "created", f"e{k}", project="api")
+                await uow.session.flush()
+                committing[f"e{k}"] = time.perf_counter()
+            if k == 0:
+                first_sequence = row.sequence
+            delay = started + (k + 1) * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        produce_seconds = time.perf_counter() - started
+        await asyncio.wait_for(asyncio.gather(*(d.wait() for d in done)), 60)
+        await asyncio.gather(*consumers, return_exceptions=True)
+
+        replay_started = time.perf_counter()
+        call = stub.Subscribe(
+            events_pb2.SubscribeEventsRequest(organisation=ORG, since_sequence=first_sequence - 1),
+            metadata=metadata,
+        )
+        replayed = 0
+        async for _event in call:
+            replayed += 1
+            if replayed == args.events + args.warmup:
+                call.cancel()
+                break
+        replay_seconds = time.perf_counter() - replay_started
+
+    await bus.close()
+    await db.engine.dispose()
+    return Result(latencies, produce_seconds, replay_seconds, replayed)
+
+
+def run_one(label: str, database_url: str, nats_url: str, args: argparse.Namespace) -> bool:
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=_server_main, args=(child, database_url, nats_url))
+    process.start()
+    try:
+        fixture = parent.recv()
+        if isinstance(fixture, BaseException):
+            raise fixture
+        result = asyncio.run(_measure(fixture, database_url, nats_url, args))
+    finally:
+        if process.is_alive():
+            parent.send("stop")
+        process.join(timeout=15)
+    ordered = sorted(result.latencies_ms)
+    p50, p90, p99 = (_percentile(ordered, f) for f in (0.50, 0.90, 0.99))
+    ok = p99 < GOAL_P99_MS
+    print(
+        f"{label:<10} events={args.events:<5} streams={args.streams:<2} "
+        f"rate={args.events / result.produce_seconds:5.0f}/s  "
+        f"p50={p50:6.2f}ms p90={p90:6.2f}ms p99={p99:6.2f}ms max={ordered[-1]:7.2f}ms "
+        f"mean={statistics.fmean(ordered):6.2f}ms  "
+        f"replay {result.replayed} in {result.replay_seconds * 1000:.0f} ms "
+        f"({result.replayed / result.replay_seconds:,.0f} events/s)  "
+        f"{'OK' if ok else 'OVER'} (goal p99 < {GOAL_P99_MS:.0f} ms)",
+        flush=True,
+    )
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=2000, help="events to time (default 2000)")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed events first (default 20)")
+    parser.add_argument(
+        "--rate", type=float, default=200.0, help="events/s committed (default 200)"
+    )
+    parser.add_argument("--streams", type=int, default=4, help="open Subscribe streams (default 4)")
+    parser.add_argument(
+        "--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("FOREST_BENCH_PG_URL", DEFAULT_PG_URL),
+        help="PostgreSQL server to create a scratch database on",
+    )
+    parser.add_argument(
+        "--nats-url", default=None, help="NATS to use (default: an embedded nats-server)"
+    )
+    args = parser.parse_args(argv)
+
+    from bot.embedded_nats import EmbeddedNats
+
+    print(
+        f"event latency: {args.events} events, one commit each at {args.rate:g}/s by a second "
+        f"writer, {args.streams} Subscribe streams, real gRPC + NATS, forestd in its own "
+        f"process, {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    results: list[bool] = []
+    nats = None if args.nats_url else EmbeddedNats()
+    nats_url = args.nats_url or nats.start()  # type: ignore[union-attr]
+    try:
+        wanted = {d.strip() for d in args.databases.split(",") if d.strip()}
+        if "sqlite" in wanted:
+            with tempfile.TemporaryDirectory() as tmp:
+                url = f"sqlite+aiosqlite:///{Path(tmp) / 'forest.db'}"
+                results.append(run_one("sqlite", url, nats_url, args))
+        if "postgres" in wanted and (database := _pg_database(args.pg_url)) is not None:
+            url, name = database
+            try:
+                results.append(run_one("postgres", url, nats_url, args))
+            finally:
+                _drop_pg_database(args.pg_url, name)
+    finally:
+        if nats is not None:
+            nats.stop()
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
