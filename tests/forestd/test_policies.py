@@ -12,6 +12,7 @@ from sqlalchemy import select
 from forest.v1 import policies_pb2, policies_pb2_grpc
 from forestd.db.models import ApprovalDecision, OrgEvent
 from forestd.db.types import utcnow
+from forestd.policy_engine import CONFIG_FIELD, ConfigMessage, policy_row
 from forestd.server import ForestServer
 from forestd.uow import Database
 
@@ -58,20 +59,14 @@ def approvals(required: int) -> policies_pb2.ExternalApprovalConfig:
 
 
 def create_request(
-    world: World, name: str, config: object, policy_type: int | None = None
+    world: World, name: str, config: ConfigMessage, policy_type: int | None = None
 ) -> policies_pb2.CreatePolicyRequest:
-    field = {
-        policies_pb2.SoakTimeConfig: "soak_time",
-        policies_pb2.BranchRestrictionConfig: "branch_restriction",
-        policies_pb2.ExternalApprovalConfig: "external_approval",
-    }[type(config)]
-    types = {"soak_time": SOAK, "branch_restriction": BRANCH, "external_approval": APPROVAL}
-    return policies_pb2.CreatePolicyRequest(
-        project=world.project_msg(),
-        name=name,
-        policy_type=types[field] if policy_type is None else policy_type,  # type: ignore[arg-type]
-        **{field: config},
-    )
+    """A CreatePolicyRequest with `config` in its oneof and, unless given, the matching type."""
+    request = policies_pb2.CreatePolicyRequest(project=world.project_msg(), name=name)
+    getattr(request, CONFIG_FIELD[policy_row("", "", config).policy_type]).CopyFrom(config)
+    chosen = policy_row("", "", config).policy_type if policy_type is None else policy_type
+    request.policy_type = chosen  # type: ignore[assignment]
+    return request
 
 
 async def refused(call: object) -> grpc.aio.AioRpcError:
