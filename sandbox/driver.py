@@ -23,9 +23,18 @@ from sandbox.socket_mode import SocketModeHub
 from sandbox.state import Ephemeral, JsonDict, Message, ResponseUrl, User, View, Workspace
 from sandbox.webapi import ApiError
 
+# Where Slack puts a picked value in view.state.values, for pickers that are not options.
+SELECTED_KEYS = {
+    "users_select": "selected_user",
+    "conversations_select": "selected_conversation",
+    "channels_select": "selected_channel",
+    "datepicker": "selected_date",
+    "timepicker": "selected_time",
+}
+
 INTERACTIVE_TYPES = frozenset(
-    {"button", "overflow", "static_select", "users_select", "conversations_select",
-     "channels_select", "datepicker", "checkboxes", "radio_buttons", "plain_text_input"}
+    {"button", "overflow", "static_select", "checkboxes", "radio_buttons", "plain_text_input",
+     *SELECTED_KEYS}
 )
 
 
@@ -242,10 +251,8 @@ class Driver:
                     action["placeholder"] = element["placeholder"]
             elif kind == "checkboxes":
                 action["selected_options"] = [_find_option(element, v) for v in value or []]
-            elif kind == "users_select":
-                action["selected_user"] = value
-            elif kind == "datepicker":
-                action["selected_date"] = value
+            elif kind in SELECTED_KEYS:
+                action[SELECTED_KEYS[kind]] = value
             else:
                 action["value"] = value
             return action
@@ -281,6 +288,8 @@ class Driver:
                 entry["selected_option"] = _find_option(element, given) if given else None
             elif kind == "checkboxes":
                 entry["selected_options"] = [_find_option(element, v) for v in given or []]
+            elif kind in SELECTED_KEYS:
+                entry[SELECTED_KEYS[kind]] = given or None
             else:
                 entry["value"] = None if given in (None, "") else str(given)
             empty = given in (None, "", [])

@@ -518,6 +518,19 @@
         control.appendChild(option);
       });
       control.onchange = () => { ui.drafts[key] = control.value; };
+    } else if (e.type === "users_select") {
+      control = el("select", "select");
+      const placeholder = el("option", null, M.plain(e.placeholder) || "Select a person");
+      placeholder.value = "";
+      control.appendChild(placeholder);
+      const initial = has ? ui.drafts[key] : (e.initial_user || "");
+      ui.state.users.filter((u) => !u.is_bot).forEach((u) => {
+        const option = el("option", null, u.real_name);
+        option.value = u.id;
+        option.selected = u.id === initial;
+        control.appendChild(option);
+      });
+      control.onchange = () => { ui.drafts[key] = control.value; };
     } else if (e.type === "checkboxes") {
       control = el("div", "checkboxes");
       const initial = has ? ui.drafts[key] : (e.initial_options || []).map((o) => o.value);

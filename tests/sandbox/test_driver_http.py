@@ -368,3 +368,38 @@ async def test_request_bodies_are_shaped_like_slack(sandbox: Sandbox) -> None:
     form = parse_qs(raw1)
     assert list(form) == ["payload"] and json.loads(form["payload"][0])["type"] == "block_actions"
     assert parse_qs(raw2)["text"] == ["pending"]
+
+
+async def test_view_state_for_pickers_follows_slack(sandbox: Sandbox) -> None:
+    app = bolt_app(sandbox)
+    states: list[dict[str, Any]] = []
+
+    @app.view("pick")
+    async def picked(ack: AsyncAck, view: dict[str, Any]) -> None:
+        states.append(view["state"]["values"])
+        await ack()
+
+    def input_block(block_id: str, element: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "input", "block_id": block_id, "element": element,
+                "label": {"type": "plain_text", "text": block_id}}
+
+    view = {"type": "modal", "callback_id": "pick",
+            "title": {"type": "plain_text", "text": "Pick"},
+            "submit": {"type": "plain_text", "text": "OK"},
+            "blocks": [
+                input_block("who", {"type": "users_select", "action_id": "u"}),
+                input_block("when", {"type": "datepicker", "action_id": "d"}),
+                input_block("envs", {"type": "checkboxes", "action_id": "c", "options": [
+                    {"text": {"type": "plain_text", "text": "prod"}, "value": "prod"},
+                    {"text": {"type": "plain_text", "text": "stg"}, "value": "stg"}]}),
+            ]}
+    async with serve_bolt(app) as url:
+        sandbox.driver.use_http(url, SIGNING_SECRET)
+        sandbox.workspace.open_view("U0BOB00001", view)
+        result = await sandbox.driver.submit_view(
+            "bob", values={"u": "U0CAROL001", "d": "2026-12-01", "c": ["stg"]})
+        assert result.closed
+    [state] = states
+    assert state["who"]["u"] == {"type": "users_select", "selected_user": "U0CAROL001"}
+    assert state["when"]["d"] == {"type": "datepicker", "selected_date": "2026-12-01"}
+    assert [o["value"] for o in state["envs"]["c"]["selected_options"]] == ["stg"]
