@@ -348,3 +348,26 @@ async def test_concurrent_votes_by_one_user_leave_one_vote(
     async with db.read() as session:
         rows = (await session.scalars(select(ApprovalDecision))).all()
     assert len(rows) == 1
+
+
+async def test_lowering_or_disabling_a_gate_wakes_the_coordinator_for_open_releases(
+    stub: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database, nats_url: str
+) -> None:
+    open_intent = await create_intent(db, world)
+    await create_intent(db, world, status="SUCCEEDED")
+    nc = await nats.connect(nats_url)
+    try:
+        subscription = await nc.subscribe(INTENT_EVALUATE)
+        await nc.flush()
+        await stub.UpdatePolicy(
+            policies_pb2.UpdatePolicyRequest(
+                project=world.project_msg(), name="two approvals", enabled=False
+            ),
+            metadata=world.auth("alice"),
+        )
+        message = await subscription.next_msg(timeout=5)
+        assert message.data == open_intent.encode()
+        with pytest.raises(nats.errors.TimeoutError):
+            await subscription.next_msg(timeout=0.3)  # nothing for the finished release
+    finally:
+        await nc.close()
