@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from forest.v1 import releases_pb2, releases_pb2_grpc
 
+from . import event_feed
 from .bus import Bus
 from .config import ForestSettings
 from .db.engine import make_engine
@@ -98,9 +99,10 @@ def settings_from(args: argparse.Namespace) -> ForestSettings:
 
 
 def build_server(settings: ForestSettings) -> ForestServer:
-    """A ForestServer with the coordinator and the in-process runner attached."""
+    """A ForestServer with the coordinator, the in-process runner and the event feed."""
     server = ForestServer(settings)
     attach(server)
+    event_feed.attach(server)
     return server
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import pytest
@@ -48,6 +48,15 @@ async def rpc(machine: ForestServer) -> AsyncIterator[Stubs]:
     async with grpc.aio.insecure_channel(machine.address) as channel:
         assert machine.ctx is not None
         yield Stubs(channel, machine.ctx.db)
+
+
+class Caller(Protocol):
+    """What reading an intent needs: World (factories) or the seeded demo world."""
+
+    org_name: str
+    project_name: str
+
+    def auth(self, username: str) -> tuple[tuple[str, str], ...]: ...
 
 
 class Stubs:
@@ -138,7 +147,7 @@ async def release(stubs: Stubs, world: World, author: str = "bob", **fields: Any
 
 
 async def intent_state(
-    stubs: Stubs, world: World, intent_id: str, user: str = "alice"
+    stubs: Stubs, world: Caller, intent_id: str, user: str = "alice"
 ) -> releases_pb2.ReleaseIntentState:
     response = await stubs.releases.GetReleaseIntentStates(
         releases_pb2.GetReleaseIntentStatesRequest(
@@ -157,7 +166,7 @@ def stage_of(
 
 async def wait_for(
     stubs: Stubs,
-    world: World,
+    world: Caller,
     intent_id: str,
     predicate: Callable[[releases_pb2.ReleaseIntentState], bool],
     within: float = 15.0,
