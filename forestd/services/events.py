@@ -3,6 +3,8 @@
 - Subscribe: live stream from the organisation's current newest event (`since_sequence` 0), or a
   replay of every event after `since_sequence` first, in batches, then live. Filters: one
   project (empty: all), resource types and actions (empty: all).
+- Both streams re-check the caller's membership every few seconds: a removed member's stream
+  ends with PERMISSION_DENIED.
 - SubscribeDurable: the stored subscription (NOT_FOUND when missing, FAILED_PRECONDITION when
   paused) replays from its cursor, then streams live, with the subscription's filters. The
   filters and status are read again before every batch: pausing or deleting a subscription ends
@@ -19,6 +21,7 @@ the server stops.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
@@ -29,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from forest.v1 import events_pb2, events_pb2_grpc
 
-from ..auth import current_actor
+from ..auth import Actor, current_actor
 from ..authz import organisation_by_name, require_member
 from ..context import ServiceContext
 from ..db.models import EventSubscription, Organisation, Project
@@ -50,6 +53,8 @@ class ShuttingDown(ForestError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+# A long stream re-checks its caller's membership at most this often (when it reads).
+MEMBERSHIP_RECHECK_SECONDS = 5.0
 SHUTDOWN = "forestd is shutting down: reconnect (with your last sequence) to resume"
 
 
@@ -130,6 +135,24 @@ def require_active(row: EventSubscription) -> None:
         )
 
 
+class StillMember:
+    """The membership check of an open stream: a member removed from the organisation stops
+    receiving its events (PERMISSION_DENIED) at the stream's next read after the interval."""
+
+    def __init__(self, actor: Actor, org: Organisation):
+        self._actor = actor
+        self._org = org
+        self._checked = time.monotonic()
+
+    async def check(self, session: AsyncSession) -> None:
+        if not self._actor.is_user:
+            return
+        if time.monotonic() - self._checked < MEMBERSHIP_RECHECK_SECONDS:
+            return
+        await require_member(session, self._actor, self._org)
+        self._checked = time.monotonic()
+
+
 class EventService(events_pb2_grpc.EventServiceServicer):
     def __init__(self, ctx: ServiceContext):
         self._db = ctx.db
@@ -151,7 +174,10 @@ class EventService(events_pb2_grpc.EventServiceServicer):
             await require_projects(session, org, flt.projects)
             start = request.since_sequence or await max_sequence(session, org.name)
 
-        async def fixed(_session: AsyncSession) -> EventFilter:
+        member = StillMember(current_actor(), org)
+
+        async def fixed(session: AsyncSession) -> EventFilter:
+            await member.check(session)
             return flt
 
         async with aclosing(follow(self._db, self.feed, org.name, fixed, start)) as events:
@@ -168,8 +194,10 @@ class EventService(events_pb2_grpc.EventServiceServicer):
             row = await find_subscription(session, org, request.subscription_name)
             require_active(row)
             subscription_id, start = row.id, row.cursor
+        member = StillMember(current_actor(), org)
 
         async def current(session: AsyncSession) -> EventFilter:
+            await member.check(session)
             latest = await session.get(EventSubscription, subscription_id)
             if latest is None:
                 raise NotFound(f"event subscription {request.subscription_name!r} was deleted")

@@ -301,3 +301,25 @@ async def test_paused_missing_and_foreign_subscriptions_are_refused(
     refused_paused = await refused(durable(events, world.auth("bob")))
     assert refused_paused.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "paused" in (refused_paused.details() or "")
+
+
+async def test_deleting_a_subscription_ends_its_stream(
+    db: Database,
+    world: World,
+    subs: events_pb2_grpc.EventSubscriptionServiceStub,
+    events: events_pb2_grpc.EventServiceStub,
+    forest_server: ForestServer,
+) -> None:
+    await create(subs, world.auth("bob"))
+    stream = durable(events, world.auth("bob"))
+    await until_listening(forest_server, "acme")
+    [sequence] = await record(db, world)
+    assert (await stream.next()).sequence == sequence
+    await subs.DeleteEventSubscription(
+        events_pb2.DeleteEventSubscriptionRequest(organisation="acme", name="slack-bot"),
+        metadata=world.auth("alice"),
+    )
+    await record(db, world)
+    ended = await stream.error()
+    assert ended.code() == grpc.StatusCode.NOT_FOUND
+    assert "was deleted" in (ended.details() or "")

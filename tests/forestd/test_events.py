@@ -9,12 +9,14 @@ from collections.abc import Callable
 
 import grpc
 import pytest
+from sqlalchemy import delete
 
 from forest.v1 import events_pb2, events_pb2_grpc, policies_pb2, policies_pb2_grpc
 from forestd import event_log
-from forestd.db.models import OrgEvent
+from forestd.db.models import OrganisationMember, OrgEvent
 from forestd.event_feed import attach, feed_for
 from forestd.server import ForestServer
+from forestd.services import events as events_service
 from forestd.uow import Database
 
 from .events_helpers import Metadata, Stream, record, refused, until_listening
@@ -245,6 +247,28 @@ async def test_streams_share_one_notifier_and_leave_on_cancel(
             break
         await asyncio.sleep(0.02)
     assert feed.listening("acme") == 0
+
+
+async def test_a_removed_member_stops_receiving(
+    db: Database,
+    world: World,
+    stub: events_pb2_grpc.EventServiceStub,
+    forest_server: ForestServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(events_service, "MEMBERSHIP_RECHECK_SECONDS", 0.2)
+    call = subscribe(stub, world.auth("carol"))
+    await until_listening(forest_server, "acme")
+    [before] = await record(db, world)
+    assert (await call.next()).sequence == before
+    async with db.transaction() as uow:
+        await uow.session.execute(
+            delete(OrganisationMember).where(OrganisationMember.user_id == world.user_id("carol"))
+        )
+    await asyncio.sleep(0.3)
+    await record(db, world)
+    ended = await call.error()
+    assert ended.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 async def test_events_from_policy_rpcs_arrive_live(
