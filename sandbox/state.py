@@ -350,6 +350,12 @@ class Workspace:
                 return message
         return None
 
+    def last_message(self, channel_ref: str) -> Message | None:
+        """The newest top-level message of a channel (by id or name), if any."""
+        channel = self.channel(channel_ref)
+        messages = self.top_level(channel.id) if channel else []
+        return messages[-1] if messages else None
+
     def replies(self, channel_id: str, thread_ts: str) -> list[Message]:
         return [m for m in self.messages.get(channel_id, ()) if m.thread_ts == thread_ts]
 

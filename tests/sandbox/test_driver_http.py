@@ -76,8 +76,8 @@ async def test_click_reaches_bolt_which_updates_the_message(sandbox: Sandbox) ->
     async with serve_bolt(app) as url:
         sandbox.driver.use_http(url, SIGNING_SECRET)
         channel, ts = await post_release(sandbox)
-        message = sandbox.workspace.message(channel, ts)
-        assert message is not None
+        message = sandbox.workspace.last_message("#deploys")
+        assert message is not None and message.ts == ts
         ack = await sandbox.driver.click("bob", message=message, action_id=APPROVE)
         assert ack.ok and ack.status == 200
         await eventually(lambda: message.text == "approved")
