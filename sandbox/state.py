@@ -553,7 +553,9 @@ class Workspace:
 
     def open_view(self, user_id: str, body: JsonDict, *, push: bool = False) -> View:
         stack = self.view_stacks.setdefault(user_id, [])
-        if not push:
+        if not push:  # a new modal replaces whatever the user had open
+            for old in stack:
+                self.views.pop(old, None)
             stack.clear()
         view_id = self.new_id("V")
         root = self.views[stack[0]].root_view_id if stack else view_id
@@ -567,8 +569,6 @@ class Workspace:
         view.body = body
         view.hash = self.new_hash()
         view.errors = {}
-        if body.get("clear_on_close") is None:
-            view.body.setdefault("clear_on_close", False)
         self.changed("view", user=view.user, view_id=view.id)
         return view
 

@@ -115,3 +115,12 @@ async def test_views_get_block_and_action_ids_like_on_slack(
                                     view=bare))["view"]
     block = view["blocks"][0]
     assert block["block_id"] and block["element"]["action_id"]
+
+
+async def test_a_new_modal_replaces_the_open_one(client: AsyncWebClient, sandbox: Sandbox) -> None:
+    ws = sandbox.workspace
+    first = (await client.views_open(trigger_id=ws.new_trigger("U0BOB00001"), view=modal()))
+    await client.views_open(trigger_id=ws.new_trigger("U0BOB00001"), view=modal(title="Second"))
+    assert [v.body["title"]["text"] for v in ws.view_stack("U0BOB00001")] == ["Second"]
+    assert await code(client.views_update(view_id=first["view"]["id"], view=modal())) == (
+        "not_found")
