@@ -121,3 +121,23 @@ async def test_workspace_survives_a_restart(tmp_path: Path) -> None:
     loaded = Workspace.load(state)
     file = next(iter(loaded.files.values()))
     assert file.content == b"plan body"
+
+
+async def test_page_is_served_with_a_strict_csp_and_no_html_injection_apis(
+    sandbox: Sandbox,
+) -> None:
+    async with aiohttp.ClientSession() as http, http.get(sandbox.base_url) as page:
+        csp = page.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        html = await page.text()
+    assert "<script>" not in html and " style=" not in html and " on" not in html.lower().replace(
+        " one", "")
+
+
+def test_ui_scripts_use_no_html_injection_apis() -> None:
+    ui = Path(__file__).resolve().parents[2] / "sandbox" / "ui"
+    for script in ui.glob("*.js"):
+        code = "\n".join(line for line in script.read_text().splitlines()
+                         if not line.lstrip().startswith("//"))
+        for api in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert api not in code, f"{script.name} uses {api}"
