@@ -57,6 +57,7 @@ class Sandbox:
         self.faults = faults or Faults()
         self._public_url = public_url
         self.socket_mode = SocketModeHub(lambda: self.base_url, lambda: self.workspace.app.app_id)
+        self.socket_mode.on_change = lambda: self.workspace.changed("socket_mode")
         self.driver = Driver(lambda: self.workspace, lambda: self.base_url, self.socket_mode)
         self.uploads = Uploads(lambda: self.workspace)
         self.web_api = WebApi(self, self.rate_limits, self.faults)

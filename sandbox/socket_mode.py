@@ -40,6 +40,7 @@ class SocketModeHub:
         self._pending: dict[str, asyncio.Future[JsonDict]] = {}
         self._round_robin = itertools.count()
         self.connected = asyncio.Event()
+        self.on_change: Callable[[], None] = lambda: None  # e.g. tell the UI
 
     @property
     def connection_count(self) -> int:
@@ -65,6 +66,7 @@ class SocketModeHub:
         await ws.prepare(request)
         self._connections.append(ws)
         self.connected.set()
+        self.on_change()
         await ws.send_json({
             "type": "hello",
             "num_connections": len(self._connections),
@@ -81,6 +83,7 @@ class SocketModeHub:
             self._connections.remove(ws)
             if not self._connections:
                 self.connected.clear()
+            self.on_change()
         return ws
 
     def _on_text(self, data: str) -> None:

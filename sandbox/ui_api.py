@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from sandbox.delivery import Ack
+from sandbox.delivery import Ack, HttpDelivery, SocketModeDelivery
 from sandbox.driver import DriverError, ViewInputError
 from sandbox.state import Ephemeral, JsonDict, Message, User, Workspace
 from sandbox.throttle import SLACK_TIERS, Limit
@@ -146,7 +146,6 @@ class UiApi:
             raise web.HTTPBadRequest(text="limit must be an integer") from exc
         older = max(0, len(items) - limit)
         items = items[older:]
-        delivery = self.sandbox.driver.delivery
         return json_response({
             "version": ws.version,
             "team": {"id": ws.app.team_id, "name": ws.app.team_name},
@@ -161,8 +160,18 @@ class UiApi:
             "older": older,
             "views": [self._view(v.id) for v in ws.view_stack(viewer.id)],
             "home": self._view(ws.home_views[viewer.id]) if viewer.id in ws.home_views else None,
-            "delivery": type(delivery).__name__ if delivery else None,
+            "delivery": self._delivery(),
         })
+
+    def _delivery(self) -> str:
+        """Where a click goes, in words for the sidebar."""
+        delivery = self.sandbox.driver.delivery
+        if isinstance(delivery, HttpDelivery):
+            return f"bot: HTTP → {delivery.url}"
+        if isinstance(delivery, SocketModeDelivery):
+            count = self.sandbox.socket_mode.connection_count
+            return f"bot: Socket Mode, {count} connection{'s' if count != 1 else ''}"
+        return "bot: not connected"
 
     async def thread(self, request: web.Request) -> web.Response:
         ws = self.ws

@@ -115,6 +115,7 @@
   function render() {
     const s = ui.state;
     $("team-name").textContent = s.team.name;
+    $("delivery").textContent = s.delivery;
     const picker = $("user-picker");
     picker.replaceChildren(...s.users.filter((u) => !u.is_bot).map((u) => {
       const option = el("option", null, `${u.name}${u.is_admin ? " (admin)" : ""}`);

@@ -32,6 +32,10 @@ async def test_state_is_per_user(sandbox: Sandbox) -> None:
     assert [m["ephemeral"] for m in bob["messages"]] == [False, True]
     assert [m["text"] for m in carol["messages"]] == ["for all"]
     assert carol["me"] == "U0CAROL001" and carol["channel"]["name"] == "deploys"
+    assert carol["delivery"] == "bot: not connected"
+    sandbox.driver.use_socket_mode()
+    assert (await get_json(f"{sandbox.base_url}_sandbox/state"))["delivery"] == (
+        "bot: Socket Mode, 0 connections")
     latest = await get_json(f"{sandbox.base_url}_sandbox/state?user=bob&limit=1")
     assert [m["text"] for m in latest["messages"]] == ["for bob"] and latest["older"] == 1
 
