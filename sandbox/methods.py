@@ -93,7 +93,7 @@ def _require_member(ws: Workspace, channel: Channel, *, public_ok: bool) -> None
 def _bot_message(ws: Workspace, call: Call) -> tuple[Channel, Message]:
     channel = resolve_channel(ws, call.args.req("channel"))
     message = ws.message(channel.id, call.args.req("ts"))
-    if message is None:
+    if message is None or message.deleted:
         raise ApiError("message_not_found")
     return channel, message
 
@@ -213,7 +213,7 @@ async def chat_get_permalink(call: Call) -> JsonDict:
     ws = call.ws
     channel = resolve_channel(ws, call.args.req("channel"))
     message = ws.message(channel.id, call.args.req("message_ts"))
-    if message is None:
+    if message is None or message.deleted:
         raise ApiError("message_not_found")
     return {"channel": channel.id, "permalink": permalink(call.base_url, message)}
 

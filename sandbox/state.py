@@ -127,6 +127,7 @@ class Message:
     edit_count: int = 0
     edited_ts: str | None = None
     reply_broadcast: bool = False
+    deleted: bool = False  # a deleted thread parent stays as a tombstone
 
     @property
     def is_reply(self) -> bool:
@@ -413,6 +414,10 @@ class Workspace:
         if message.files:
             out["files"] = [self.file_to_api(self.files[f], self.base_url) for f in message.files]
             out.setdefault("subtype", "file_share")
+        if message.deleted:
+            out.update({"subtype": "tombstone", "user": "USLACKBOT", "hidden": True})
+            out.pop("bot_id", None)
+            out.pop("app_id", None)
         if message.thread_ts == message.ts:
             replies = self.replies(message.channel, message.ts)
             replies = [r for r in replies if r.ts != message.ts]
@@ -497,7 +502,12 @@ class Workspace:
         return message
 
     def delete(self, message: Message) -> None:
-        self.messages[message.channel].remove(message)
+        """Remove a message; a thread parent with replies becomes a tombstone, as on Slack."""
+        if message.thread_ts == message.ts and len(self.replies(message.channel, message.ts)) > 1:
+            message.deleted = True
+            message.text, message.blocks, message.files = "This message was deleted.", None, []
+        else:
+            self.messages[message.channel].remove(message)
         self.changed("message_deleted", channel=message.channel, ts=message.ts)
 
     def post_ephemeral(

@@ -113,6 +113,7 @@ class UiApi:
             "blocks": item.blocks,
             "thread_ts": item.thread_ts,
             "edited": item.edited_ts is not None,
+            "deleted": item.deleted,
             "edits": item.edit_count,
             "reply_count": api.get("reply_count", 0),
             "files": [self._ui_file(f, base) for f in item.files],

@@ -183,6 +183,7 @@
     const row = el("article", "message");
     row.dataset.ts = m.ts;
     if (m.ephemeral) row.classList.add("ephemeral");
+    if (m.deleted) row.classList.add("deleted");
     row.appendChild(el("div", "avatar", (user ? user.name : "?").slice(0, 1).toUpperCase()));
     const body = el("div", "message-body");
     const meta = el("div", "meta");

@@ -275,3 +275,20 @@ async def test_upload_url_takes_a_multipart_form_too(client: AsyncWebClient) -> 
         assert r.status == 200 and await r.text() == "OK - 4"
     done = await client.files_completeUploadExternal(files=[{"id": url["file_id"]}])
     assert done["files"][0]["size"] == 4 and done["files"][0]["channels"] == []
+
+
+async def test_deleting_a_thread_parent_leaves_a_tombstone(client: AsyncWebClient) -> None:
+    parent = await client.chat_postMessage(channel="deploys", text="release")
+    await client.chat_postMessage(channel="deploys", text="plan", thread_ts=parent["ts"])
+    await client.chat_delete(channel=parent["channel"], ts=parent["ts"])
+    replies = await client.conversations_replies(channel=parent["channel"], ts=parent["ts"])
+    tombstone, reply = replies["messages"]
+    assert tombstone["subtype"] == "tombstone" and tombstone["text"] == "This message was deleted."
+    assert "blocks" not in tombstone and reply["text"] == "plan"
+    error = await error_of(client.chat_update(channel=parent["channel"], ts=parent["ts"],
+                                              text="x"))
+    assert error.response["error"] == "message_not_found"
+    lone = await client.chat_postMessage(channel="deploys", text="no replies")
+    await client.chat_delete(channel=lone["channel"], ts=lone["ts"])
+    history = await client.conversations_history(channel=lone["channel"])
+    assert [m["text"] for m in history["messages"]] == ["This message was deleted."]
