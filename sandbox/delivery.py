@@ -23,6 +23,14 @@ Kind = Literal["interactive", "slash_commands", "events_api"]
 ACK_TIMEOUT_SECONDS = 3.0
 
 
+@dataclass(frozen=True)
+class Retry:
+    """An Events API redelivery: attempt number (1..3) and Slack's reason for it."""
+
+    num: int
+    reason: str  # "http_timeout", "http_error", "connection_failed"
+
+
 @dataclass
 class Ack:
     """The bot's answer to one request."""
@@ -61,6 +69,8 @@ def signed_headers(
 
 
 def _parse_answer(status: int, content_type: str, text: str) -> Ack:
+    if 200 < status < 300:
+        return Ack(True, status=status)
     if status != 200:
         return Ack(False, error=f"http_{status}", status=status)
     if not text.strip():
@@ -75,7 +85,8 @@ def _parse_answer(status: int, content_type: str, text: str) -> Ack:
 
 
 class Delivery(Protocol):
-    async def deliver(self, kind: Kind, payload: JsonDict) -> Ack: ...
+    async def deliver(self, kind: Kind, payload: JsonDict, retry: Retry | None = None
+                      ) -> Ack: ...
 
     async def close(self) -> None: ...
 
@@ -109,11 +120,13 @@ class HttpDelivery:
         ack.elapsed = time.monotonic() - started
         return ack
 
-    async def deliver(self, kind: Kind, payload: JsonDict) -> Ack:
+    async def deliver(self, kind: Kind, payload: JsonDict, retry: Retry | None = None) -> Ack:
         body, content_type = encode(kind, payload)
-        return await self.post(body, signed_headers(
-            self.signing_secret, body, content_type=content_type
-        ))
+        headers = signed_headers(self.signing_secret, body, content_type=content_type)
+        if retry is not None:
+            headers["X-Slack-Retry-Num"] = str(retry.num)
+            headers["X-Slack-Retry-Reason"] = retry.reason
+        return await self.post(body, headers)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -127,11 +140,12 @@ class SocketModeDelivery:
         self.hub = hub
         self.timeout = timeout
 
-    async def deliver(self, kind: Kind, payload: JsonDict) -> Ack:
+    async def deliver(self, kind: Kind, payload: JsonDict, retry: Retry | None = None) -> Ack:
         started = time.monotonic()
         try:
             body = await self.hub.send(
-                kind, payload, accepts_response=kind != "events_api", ack_timeout=self.timeout
+                kind, payload, accepts_response=kind != "events_api", ack_timeout=self.timeout,
+                retry_attempt=retry.num if retry else 0, retry_reason=retry.reason if retry else "",
             )
             ack = Ack(True, body=body, status=200)
         except NoConnection:

@@ -10,13 +10,15 @@ errors. `say` posts a message as a person (no request to the bot).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.delivery import Ack, Delivery, HttpDelivery, Kind, SocketModeDelivery
+from sandbox.delivery import Ack, Delivery, HttpDelivery, Kind, Retry, SocketModeDelivery
 from sandbox.methods import check_view
 from sandbox.respond import apply_response
 from sandbox.socket_mode import SocketModeHub
@@ -31,6 +33,9 @@ SELECTED_KEYS = {
     "datepicker": "selected_date",
     "timepicker": "selected_time",
 }
+
+# Slack redelivers an event the app did not take: at once, after 1 minute, after 5 minutes.
+SLACK_EVENT_RETRY_DELAYS = (0.0, 60.0, 300.0)
 
 INTERACTIVE_TYPES = frozenset(
     {"button", "overflow", "static_select", "checkboxes", "radio_buttons", "plain_text_input",
@@ -105,6 +110,10 @@ class Driver:
         self.delivery: Delivery | None = None
         # The latest requests sent and their acks: (kind, payload, ack).
         self.history: deque[tuple[str, JsonDict, Ack]] = deque(maxlen=1000)
+        # Events API redeliveries after a failed one (SLACK_EVENT_RETRY_DELAYS is Slack's
+        # schedule); none by default, so a test sees exactly one delivery.
+        self.event_retry_delays: tuple[float, ...] = ()
+        self._retry_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def ws(self) -> Workspace:
@@ -119,13 +128,22 @@ class Driver:
         self.delivery = SocketModeDelivery(self.hub, timeout=timeout)
 
     async def close(self) -> None:
+        for task in list(self._retry_tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self.delivery is not None:
             await self.delivery.close()
 
-    async def _deliver(self, kind: Kind, payload: JsonDict) -> Ack:
+    async def settle(self) -> None:
+        """Wait for pending event redeliveries."""
+        while self._retry_tasks:
+            await asyncio.gather(*list(self._retry_tasks), return_exceptions=True)
+
+    async def _deliver(self, kind: Kind, payload: JsonDict, retry: Retry | None = None) -> Ack:
         if self.delivery is None:
             raise DriverError("no delivery configured: use_http(url, secret) or use_socket_mode()")
-        ack = await self.delivery.deliver(kind, payload)
+        ack = await self.delivery.deliver(kind, payload, retry)
         self.history.append((kind, payload, ack))
         return ack
 
@@ -417,6 +435,13 @@ class Driver:
         home = ws.home_view(person.id)
         if home is not None:
             event["view"] = ws.view_to_api(home)
+        return await self.send_event(event)
+
+    async def send_event(self, event: JsonDict) -> Ack:
+        """Deliver an Events API event_callback wrapping `event`. If the app does not take it
+        and `event_retry_delays` is set, it is redelivered in the background with the same
+        event_id and X-Slack-Retry-Num / -Reason (`settle()` waits for that)."""
+        ws = self.ws
         payload = {
             "token": "sandbox-verification-token",
             "team_id": ws.app.team_id,
@@ -431,7 +456,22 @@ class Driver:
             }],
             "is_ext_shared_channel": False,
         }
-        return await self._deliver("events_api", payload)
+        ack = await self._deliver("events_api", payload)
+        if not ack.ok and self.event_retry_delays:
+            task = asyncio.get_running_loop().create_task(self._redeliver(payload, ack))
+            self._retry_tasks.add(task)
+            task.add_done_callback(self._retry_tasks.discard)
+        return ack
+
+    async def _redeliver(self, payload: JsonDict, ack: Ack) -> None:
+        for num, delay in enumerate(self.event_retry_delays, start=1):
+            await asyncio.sleep(delay)
+            error = ack.error or ""
+            reason = ("http_timeout" if error == "operation_timeout"
+                      else "http_error" if error.startswith("http_") else "connection_failed")
+            ack = await self._deliver("events_api", payload, Retry(num, reason))
+            if ack.ok:
+                return
 
     def say(self, user: str | User, text: str, *, channel: str = "deploys",
             thread_ts: str | None = None) -> Message:

@@ -97,7 +97,8 @@ class SocketModeHub:
             future.set_result(message)
 
     async def send(self, envelope_type: str, payload: JsonDict, *, accepts_response: bool,
-                   ack_timeout: float = 3.0) -> JsonDict | None:
+                   ack_timeout: float = 3.0, retry_attempt: int = 0, retry_reason: str = ""
+                   ) -> JsonDict | None:
         """Deliver one envelope and wait for its ack. Raises NoConnection, TimeoutError."""
         if not self._connections:
             raise NoConnection
@@ -111,8 +112,8 @@ class SocketModeHub:
                 "type": envelope_type,
                 "payload": payload,
                 "accepts_response_payload": accepts_response,
-                "retry_attempt": 0,
-                "retry_reason": "",
+                "retry_attempt": retry_attempt,
+                "retry_reason": retry_reason,
             })
             ack = await asyncio.wait_for(future, ack_timeout)
         finally:

@@ -403,3 +403,31 @@ async def test_view_state_for_pickers_follows_slack(sandbox: Sandbox) -> None:
     assert state["who"]["u"] == {"type": "users_select", "selected_user": "U0CAROL001"}
     assert state["when"]["d"] == {"type": "datepicker", "selected_date": "2026-12-01"}
     assert [o["value"] for o in state["envs"]["c"]["selected_options"]] == ["stg"]
+
+
+async def test_events_are_redelivered_with_retry_headers_when_refused(sandbox: Sandbox) -> None:
+    app = bolt_app(sandbox)
+    attempts: list[tuple[str | None, str | None, str]] = []
+
+    @app.middleware
+    async def flaky(req: Any, resp: Any, next: Any) -> Any:
+        num = req.headers.get("x-slack-retry-num", [None])[0]
+        reason = req.headers.get("x-slack-retry-reason", [None])[0]
+        attempts.append((num, reason, req.body["event_id"]))
+        if num is None:  # refuse the first delivery
+            resp.status = 500
+            return resp
+        return await next()
+
+    @app.event("app_home_opened")
+    async def opened(event: dict[str, Any]) -> None:
+        return None
+
+    async with serve_bolt(app) as url:
+        sandbox.driver.use_http(url, SIGNING_SECRET)
+        sandbox.driver.event_retry_delays = (0.0, 0.05, 0.1)
+        first = await sandbox.driver.open_home("bob")
+        assert not first.ok and first.error == "http_500"
+        await sandbox.driver.settle()
+    assert [(num, reason) for num, reason, _ in attempts] == [(None, None), ("1", "http_error")]
+    assert len({event_id for *_, event_id in attempts}) == 1, "same event_id: dedup on it"
