@@ -24,8 +24,6 @@ from sandbox.throttle import Faults, RateLimits
 
 log = logging.getLogger(__name__)
 
-# Arguments that arrive as JSON strings in form bodies and as objects in JSON bodies.
-JSON_ARGS = frozenset({"blocks", "attachments", "view", "files", "metadata"})
 
 
 class ApiError(Exception):
