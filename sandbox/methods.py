@@ -346,6 +346,29 @@ async def conversations_join(call: Call) -> JsonDict:
     return {"channel": channel.to_api(bot), **answer}
 
 
+@method("conversations.open")
+async def conversations_open(call: Call) -> JsonDict:
+    """Open (or find) the bot's DM with one user (im:write). Group DMs are not modelled."""
+    ws = call.ws
+    users = [u for u in (call.args.text("users") or "").split(",") if u]
+    if call.args.text("channel"):
+        channel = resolve_channel(ws, call.args.req("channel"))
+        return {"channel": {"id": channel.id}, "no_op": True, "already_open": True}
+    if len(users) != 1:
+        raise ApiError("invalid_arguments",
+                       **_problem_list(["users: exactly one user (group DMs not supported)"]))
+    user = ws.users.get(users[0])
+    if user is None or user.is_bot:
+        raise ApiError("user_not_found")
+    existed = any(c.is_im and user.id in c.members for c in ws.channels.values())
+    channel = ws.im_with(user.id)
+    answer: JsonDict = {"channel": channel.to_api(ws.app.bot_user_id)
+                        if call.args.flag("return_im") else {"id": channel.id}}
+    if existed:
+        answer.update({"no_op": True, "already_open": True})
+    return answer
+
+
 def _cursor_page(call: Call, messages: list[Message]) -> JsonDict:
     limit = max(1, min(call.args.integer("limit", 100), 999))
     cursor = call.args.text("cursor")

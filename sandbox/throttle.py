@@ -48,6 +48,7 @@ SLACK_TIERS: Mapping[str, Limit] = {
     "users.lookupByEmail": TIER_3,
     "conversations.info": TIER_3,
     "conversations.join": TIER_3,
+    "conversations.open": TIER_3,
     "conversations.history": TIER_3,
     "conversations.replies": TIER_3,
     "files.getUploadURLExternal": TIER_4,

@@ -194,6 +194,19 @@ async def test_ephemeral_permalink_and_delete(client: AsyncWebClient, sandbox: S
     assert error.response["error"] == "message_not_found"
 
 
+async def test_conversations_open_a_dm(client: AsyncWebClient) -> None:
+    opened = await client.conversations_open(users="U0CAROL001")
+    dm = opened["channel"]["id"]
+    assert dm.startswith("D") and "already_open" not in opened
+    again = await client.conversations_open(users=["U0CAROL001"], return_im=True)
+    assert again["channel"]["id"] == dm and again["already_open"] is True
+    assert again["channel"]["is_im"] is True
+    posted = await client.chat_postMessage(channel=dm, text="link your Forest account")
+    assert posted["channel"] == dm
+    assert (await error_of(client.conversations_open(users="U0NOPE"))).response["error"] == (
+        "user_not_found")
+
+
 async def test_direct_message_by_user_id(client: AsyncWebClient, sandbox: Sandbox) -> None:
     posted = await client.chat_postMessage(channel="U0ALICE001", text="hello alice")
     assert posted["channel"].startswith("D")
