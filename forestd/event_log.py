@@ -2,7 +2,7 @@
 
 `follow()` is what Subscribe and SubscribeDurable share: replay every matching event after a
 cursor in batches, then wait for the feed (or the timer) and read again, forever, in sequence
-order. Two things keep it from skipping events:
+order. Three things keep it from skipping events:
 
 - a listener is armed *before* each read, so a nudge that arrives during the read wakes the
   next wait at once;
@@ -11,20 +11,25 @@ order. Two things keep it from skipping events:
   already visible. A stream therefore never moves past a hole in the global sequence that is
   younger than `GAP_GRACE` seconds (judged by the created_at of the event just after it): the
   hole is either an in-flight transaction, which will fill it, or a rollback, which is settled
-  once it is old. On SQLite writers are serialized, so holes do not appear.
+  once it is old. On SQLite writers are serialized, so holes do not appear. Each batch reads
+  in one snapshot (REPEATABLE READ on PostgreSQL), so the hole check and the events agree;
+- a stream of new events only (`live_start`) does not start past such a hole either.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forest.v1 import events_pb2
 
+from .db.engine import READ_ONLY
 from .db.models import OrgEvent
 from .db.types import rfc3339, utcnow
 from .event_feed import EventFeed
@@ -36,6 +41,8 @@ POLL_SECONDS = 5.0
 GAP_GRACE = timedelta(seconds=3)
 # How soon a stream held at a young hole looks again.
 GAP_RETRY_SECONDS = 0.05
+# How many of the newest events `live_start` looks at for holes.
+RECENT_WINDOW = 200
 
 
 @dataclass(frozen=True)
@@ -92,18 +99,65 @@ async def settled(session: AsyncSession, after: int, rows: Sequence[OrgEvent]) -
     present = int(await session.scalar(select(func.count()).where(*in_range)) or 0)
     if present == upto - after:
         return list(rows)
-    young = utcnow() - GAP_GRACE
-    horizon = upto
-    expected = after + 1
     found = await session.execute(
         select(OrgEvent.sequence, OrgEvent.created_at).where(*in_range).order_by(OrgEvent.sequence)
     )
+    hole = _first_young_hole(after, found)
+    return [row for row in rows if hole is None or row.sequence < hole]
+
+
+async def live_start(session: AsyncSession, organisation: str) -> int:
+    """Where a stream of new events only starts (Subscribe with since_sequence 0, a new durable
+    subscription's cursor): the organisation's newest event, or, when a young hole lies under
+    it, just before the hole, since an in-flight transaction may still fill it with one of this
+    organisation's events. The few events committed after such a hole (within `GAP_GRACE`) are
+    then delivered too: better than losing one."""
+    newest = await max_sequence(session, organisation)
+    if newest == 0 or _serialized_writers(session):
+        return newest
+    recent = list(
+        (
+            await session.execute(
+                select(OrgEvent.sequence, OrgEvent.created_at)
+                .where(OrgEvent.sequence <= newest)
+                .order_by(OrgEvent.sequence.desc())
+                .limit(RECENT_WINDOW)
+            )
+        ).all()
+    )
+    recent.reverse()
+    young = utcnow() - GAP_GRACE
+    old = [i for i, (_, created_at) in enumerate(recent) if created_at <= young]
+    window = recent[old[-1] :] if old else recent
+    if not window:
+        return newest
+    hole = _first_young_hole(window[0][0], window[1:])
+    return newest if hole is None else min(newest, hole - 1)
+
+
+def _first_young_hole(after: int, found: Iterable[tuple[int, datetime]]) -> int | None:
+    """The first sequence missing after `after` in `found` (ascending (sequence, created_at)),
+    among those followed by an event younger than `GAP_GRACE`; None when there is none."""
+    young = utcnow() - GAP_GRACE
+    expected = after + 1
     for sequence, created_at in found:
         if sequence != expected and created_at > young:
-            horizon = expected - 1
-            break
+            return expected
         expected = sequence + 1
-    return [row for row in rows if row.sequence <= horizon]
+    return None
+
+
+@asynccontextmanager
+async def snapshot(db: Database) -> AsyncIterator[AsyncSession]:
+    """A read-only transaction that sees one snapshot throughout. On PostgreSQL, READ COMMITTED
+    gives every statement a newer snapshot: the events read and the hole check after them
+    could disagree (an event committed in between would be counted but never read)."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if db.engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    async with db.sessions() as session:
+        await session.connection(execution_options=options)
+        yield session
 
 
 def _serialized_writers(session: AsyncSession) -> bool:
@@ -129,7 +183,7 @@ async def follow(
     async with feed.listen(organisation) as listener:
         while not listener.closed:
             listener.arm()
-            async with db.read() as session:
+            async with snapshot(db) as session:
                 flt = await filters(session)
                 rows = await read_events(session, organisation, flt, cursor)
                 ready = await settled(session, cursor, rows)

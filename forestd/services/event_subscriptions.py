@@ -26,7 +26,7 @@ from ..context import ServiceContext
 from ..db.models import EventSubscription, Organisation
 from ..db.types import rfc3339, utcnow
 from ..errors import AlreadyExists, InvalidArgument, rpc
-from ..event_log import max_sequence
+from ..event_log import live_start
 from .events import filter_values, find_subscription, member_organisation, require_projects
 
 SERVICE_NAME = events_pb2.DESCRIPTOR.services_by_name["EventSubscriptionService"].full_name
@@ -108,7 +108,7 @@ class EventSubscriptionService(events_pb2_grpc.EventSubscriptionServiceServicer)
                     organisation=org.name,
                     name=name,
                     status="active",
-                    cursor=await max_sequence(session, org.name),
+                    cursor=await live_start(session, org.name),
                 )
                 await _apply_filters(session, org, row, request)
                 session.add(row)

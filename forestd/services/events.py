@@ -39,7 +39,7 @@ from ..db.models import EventSubscription, Organisation, Project
 from ..db.types import utcnow
 from ..errors import FailedPrecondition, ForestError, InvalidArgument, NotFound, rpc
 from ..event_feed import feed_for
-from ..event_log import EventFilter, follow, max_sequence
+from ..event_log import EventFilter, follow, live_start, max_sequence, snapshot
 
 SERVICE_NAME = events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name
 
@@ -169,10 +169,10 @@ class EventService(events_pb2_grpc.EventServiceServicer):
             resource_types=filter_values(request.resource_types, "resource_types"),
             actions=filter_values(request.actions, "actions"),
         )
-        async with self._db.read() as session:
+        async with snapshot(self._db) as session:
             org = await member_organisation(session, request.organisation)
             await require_projects(session, org, flt.projects)
-            start = request.since_sequence or await max_sequence(session, org.name)
+            start = request.since_sequence or await live_start(session, org.name)
 
         member = StillMember(current_actor(), org)
 

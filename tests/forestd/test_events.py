@@ -362,3 +362,21 @@ async def test_a_later_commit_never_overtakes_an_earlier_sequence(
     events = await call.take(2)
     assert [e.sequence for e in events] == [early.sequence, late]
     call.cancel()
+
+
+@pytest.mark.postgres
+async def test_a_new_stream_does_not_start_past_an_in_flight_event(
+    db: Database, world: World, stub: events_pb2_grpc.EventServiceStub, forest_server: ForestServer
+) -> None:
+    """since_sequence 0 starts at the newest event, but never past one still committing."""
+    if not db.engine.url.drivername.startswith("postgresql"):
+        pytest.skip("SQLite serializes writers: sequences become visible in order")
+    async with db.transaction() as slow:
+        early = slow.record_event("acme", "release", "created", "slow")
+        await slow.session.flush()
+        [late] = await record(db, world, action="updated")
+        call = subscribe(stub, world.auth("bob"))
+        await until_listening(forest_server, "acme")
+    events = await call.take(2)
+    assert [e.sequence for e in events] == [early.sequence, late]
+    call.cancel()
