@@ -416,7 +416,7 @@ async def conversations_replies(call: Call) -> JsonDict:
         raise ApiError("thread_not_found")
     if root.is_reply:
         root = ws.message(channel.id, root.thread_ts or "") or root
-    thread = [root] + [m for m in ws.replies(channel.id, root.ts) if m.ts != root.ts]
+    thread = [root, *ws.replies(channel.id, root.ts)]
     return _cursor_page(call, _in_window(call, thread) if call.args.has("oldest") else thread)
 
 

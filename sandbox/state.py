@@ -55,7 +55,10 @@ class Workspace:
         self.app = app or App()
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
-        self.messages: dict[str, list[Message]] = {}
+        self.messages: dict[str, list[Message]] = {}  # channel id -> messages, oldest first
+        # Indexes, so lookups stay O(1) with thousands of messages (benchmarks).
+        self._by_ts: dict[tuple[str, str], Message] = {}
+        self._threads: dict[tuple[str, str], list[Message]] = {}  # (channel, parent ts) -> replies
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, View] = {}
         self.view_stacks: dict[str, list[str]] = {}  # user -> modal view ids, bottom first
@@ -160,10 +163,7 @@ class Workspace:
         return None
 
     def message(self, channel_id: str, ts: str) -> Message | None:
-        for message in self.messages.get(channel_id, ()):
-            if message.ts == ts:
-                return message
-        return None
+        return self._by_ts.get((channel_id, ts))
 
     def last_message(self, channel_ref: str) -> Message | None:
         """The newest top-level message of a channel (by id or name), if any."""
@@ -172,7 +172,13 @@ class Workspace:
         return messages[-1] if messages else None
 
     def replies(self, channel_id: str, thread_ts: str) -> list[Message]:
-        return [m for m in self.messages.get(channel_id, ()) if m.thread_ts == thread_ts]
+        """The replies in a thread (without its parent), oldest first."""
+        return list(self._threads.get((channel_id, thread_ts), ()))
+
+    def _index(self, message: Message) -> None:
+        self._by_ts[(message.channel, message.ts)] = message
+        if message.is_reply:
+            self._threads.setdefault((message.channel, str(message.thread_ts)), []).append(message)
 
     def top_level(self, channel_id: str) -> list[Message]:
         """Channel history: thread parents and plain messages, plus broadcast replies."""
@@ -234,7 +240,6 @@ class Workspace:
             out.pop("app_id", None)
         if message.thread_ts == message.ts:
             replies = self.replies(message.channel, message.ts)
-            replies = [r for r in replies if r.ts != message.ts]
             if replies:
                 out["reply_count"] = len(replies)
                 out["reply_users"] = sorted({r.user for r in replies})
@@ -300,6 +305,7 @@ class Workspace:
             if parent is not None:
                 parent.thread_ts = parent.ts
         self.messages.setdefault(channel_id, []).append(message)
+        self._index(message)
         for file_id in message.files:
             self.files[file_id].shares.append([channel_id, message.ts])
         self.changed("message", channel=channel_id, ts=message.ts)
@@ -317,11 +323,14 @@ class Workspace:
 
     def delete(self, message: Message) -> None:
         """Remove a message; a thread parent with replies becomes a tombstone, as on Slack."""
-        if message.thread_ts == message.ts and len(self.replies(message.channel, message.ts)) > 1:
+        if message.thread_ts == message.ts and self.replies(message.channel, message.ts):
             message.deleted = True
             message.text, message.blocks, message.files = "This message was deleted.", None, []
         else:
             self.messages[message.channel].remove(message)
+            del self._by_ts[(message.channel, message.ts)]
+            if message.is_reply:
+                self._threads[(message.channel, str(message.thread_ts))].remove(message)
         self.changed("message_deleted", channel=message.channel, ts=message.ts)
 
     def post_ephemeral(
@@ -474,7 +483,9 @@ class Workspace:
         ws.messages = {c: [] for c in ws.channels}
         for m in data["messages"]:
             edits = [Edit(**e) for e in m.pop("edits")]
-            ws.messages.setdefault(m["channel"], []).append(Message(**m, edits=edits))
+            message = Message(**m, edits=edits)
+            ws.messages.setdefault(message.channel, []).append(message)
+            ws._index(message)
         ws.ephemerals = [Ephemeral(**e) for e in data["ephemerals"]]
         ws.views = {v["id"]: View(**v) for v in data["views"]}
         ws.view_stacks = data["view_stacks"]

@@ -181,8 +181,7 @@ class UiApi:
         root = ws.message(channel.id, request.query.get("ts", "")) if channel else None
         if channel is None or root is None:
             return json_response({"ok": False, "error": "thread_not_found"}, status=404)
-        items: list[Message | Ephemeral] = [
-            m for m in ws.replies(channel.id, root.ts) if m.ts != root.ts]
+        items: list[Message | Ephemeral] = list(ws.replies(channel.id, root.ts))
         items += [e for e in ws.ephemerals_for(viewer.id, channel.id) if e.thread_ts == root.ts]
         items.sort(key=lambda m: float(m.ts))
         return json_response({"ok": True, "root": self._ui_message(root),
