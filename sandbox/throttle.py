@@ -54,7 +54,8 @@ SLACK_TIERS: Mapping[str, Limit] = {
     "files.getUploadURLExternal": TIER_4,
     "files.completeUploadExternal": TIER_4,
     "files.info": TIER_4,
-    "apps.connections.open": TIER_1,
+    # Tier 1 "1+ per minute" allows bursts; replicas (up to 10 connections) start together.
+    "apps.connections.open": Limit(10),
 }
 
 
