@@ -166,6 +166,11 @@ async def test_click_update_modal_submit_in_the_browser(
         thread = page.locator("#thread")
         await thread.get_by_text("rejected: wait for #812 <b>now</b> (prod)").wait_for()
         assert await thread.locator("b", has_text="now").count() == 0
+        await page.locator("#thread-input").fill("thanks, *waiting*")
+        await page.locator("#thread-input").press("Enter")
+        await thread.locator("article.message", has_text="thanks").locator(
+            "b", has_text="waiting").wait_for()
+        await message.locator(".replies", has_text="2 replies").wait_for()
 
         OUTPUT.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(OUTPUT / "sandbox-ui.png"))
