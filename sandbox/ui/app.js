@@ -402,7 +402,11 @@
         button.type = "button";
         button.dataset.actionId = e.action_id || "";
         if (e.url) button.title = e.url;
-        button.onclick = () => act(ctx, blockId, e, undefined, button);
+        button.onclick = () => {
+          // A link button opens its URL and still tells the app (block_actions), as on Slack.
+          if (e.url && /^(https?:|mailto:)/i.test(e.url)) window.open(e.url, "_blank", "noopener");
+          act(ctx, blockId, e, undefined, button);
+        };
         return button;
       }
       case "overflow": {
