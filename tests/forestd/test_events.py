@@ -13,6 +13,7 @@ from sqlalchemy import delete
 
 from forest.v1 import events_pb2, events_pb2_grpc, policies_pb2, policies_pb2_grpc
 from forestd import event_log
+from forestd.config import ForestSettings
 from forestd.db.models import OrganisationMember, OrgEvent
 from forestd.event_feed import attach, feed_for
 from forestd.server import ForestServer
@@ -298,8 +299,8 @@ async def test_events_from_policy_rpcs_arrive_live(
     call.cancel()
 
 
-async def test_the_stream_ends_when_the_server_stops(forest_settings: object) -> None:
-    server = ForestServer(forest_settings)  # type: ignore[arg-type]
+async def test_the_stream_ends_when_the_server_stops(forest_settings: ForestSettings) -> None:
+    server = ForestServer(forest_settings)
     await server.start()
     try:
         assert server.ctx is not None
@@ -322,7 +323,7 @@ async def test_the_stream_ends_when_the_server_stops(forest_settings: object) ->
 async def test_with_the_feed_attached_shutdown_ends_streams_at_once(
     forest_settings: object,
 ) -> None:
-    server = ForestServer(forest_settings)  # type: ignore[arg-type]
+    server = ForestServer(forest_settings)
     attach(server)
     await server.start()
     try:
@@ -380,3 +381,23 @@ async def test_a_new_stream_does_not_start_past_an_in_flight_event(
     events = await call.take(2)
     assert [e.sequence for e in events] == [early.sequence, late]
     call.cancel()
+
+
+async def test_without_nats_the_in_process_bus_wakes_streams(
+    forest_settings: ForestSettings,
+) -> None:
+    server = ForestServer(forest_settings.model_copy(update={"nats_url": None}))
+    await server.start()
+    try:
+        assert server.ctx is not None and not server.ctx.bus.connected
+        people = await provision(server.ctx.db, org="initech", members={"peter": "admin"})
+        async with grpc.aio.insecure_channel(server.address) as ch:
+            call = subscribe(
+                events_pb2_grpc.EventServiceStub(ch), people.auth("peter"), organisation="initech"
+            )
+            await until_listening(server, "initech")
+            [sequence] = await record(server.ctx.db, people)
+            assert (await call.next(within=1.0)).sequence == sequence
+            call.cancel()
+    finally:
+        await server.stop(grace=0.1)
