@@ -18,7 +18,7 @@ order. Three things keep it from skipping events:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -175,7 +175,7 @@ async def follow(
     organisation: str,
     filters: FilterSource,
     after: int,
-) -> AsyncIterator[events_pb2.OrgEvent]:
+) -> AsyncGenerator[events_pb2.OrgEvent, None]:
     """Every matching event with a sequence above `after`, in order, then live ones, until the
     feed stops. `filters` is read again before every batch (in the batch's read transaction):
     it may raise to end the stream (a durable subscription paused or deleted meanwhile)."""

@@ -321,7 +321,7 @@ async def test_the_stream_ends_when_the_server_stops(forest_settings: ForestSett
 
 
 async def test_with_the_feed_attached_shutdown_ends_streams_at_once(
-    forest_settings: object,
+    forest_settings: ForestSettings,
 ) -> None:
     server = ForestServer(forest_settings)
     attach(server)
