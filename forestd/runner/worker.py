@@ -31,6 +31,7 @@ from .destinations import encode_config, execute
 
 log = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 8
+COMPLETION_ATTEMPTS = 8
 
 
 class Runner:
@@ -123,10 +124,20 @@ class Runner:
         await self._complete(result)
 
     async def _complete(self, request: runner_pb2.CompleteReleaseRequest) -> None:
-        try:
-            await apply_completion(self.ctx.db, request)
-        except ForestError as exc:
-            log.info("completion not applied: %s", exc.message)
+        """Apply a result; a database hiccup is retried (a lost result would leave the release
+        RUNNING for ever), a refusal is final."""
+        for attempt in range(COMPLETION_ATTEMPTS):
+            try:
+                await apply_completion(self.ctx.db, request)
+                return
+            except ForestError as exc:
+                log.info("completion not applied: %s", exc.message)
+                return
+            except Exception:
+                if attempt == COMPLETION_ATTEMPTS - 1:
+                    raise
+                log.warning("could not record a release result; retrying", exc_info=True)
+                await asyncio.sleep(min(5.0, 0.1 * 2**attempt))
 
     async def claim(self, limit: int) -> list[runner_pb2.WorkAssignment]:
         """Take up to `limit` QUEUED releases: RUNNING, with a token, as WorkAssignments."""

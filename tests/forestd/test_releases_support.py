@@ -23,6 +23,7 @@ from forestd.uow import Database
 
 from .factories import World
 
+RPC_TIMEOUT = 15.0
 FAST = {"deploy_seconds": 0.05, "plan_seconds": 0.05, "plan_lines": 30}
 ACTIVE = releases_pb2.PIPELINE_RUN_STAGE_STATUS_ACTIVE
 SUCCEEDED = releases_pb2.PIPELINE_RUN_STAGE_STATUS_SUCCEEDED
@@ -141,7 +142,9 @@ async def release(stubs: Stubs, world: World, author: str = "bob", **fields: Any
     artifact_id = await create_artifact(stubs.db, world)
     fields.setdefault("use_pipeline", True)
     response = await stubs.releases.Release(
-        releases_pb2.ReleaseRequest(artifact_id=artifact_id, **fields), metadata=world.auth(author)
+        releases_pb2.ReleaseRequest(artifact_id=artifact_id, **fields),
+        metadata=world.auth(author),
+        timeout=RPC_TIMEOUT,
     )
     return response.intents[0].release_intent_id
 
@@ -154,6 +157,7 @@ async def intent_state(
             organisation=world.org_name, project=world.project_name, include_completed=True
         ),
         metadata=world.auth(user),
+        timeout=RPC_TIMEOUT,
     )
     return next(i for i in response.release_intents if i.release_intent_id == intent_id)
 
