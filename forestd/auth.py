@@ -148,12 +148,11 @@ def _with_actor(handler: grpc.RpcMethodHandler, actor: Actor | None) -> grpc.Rpc
         async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator:
             if actor is None:
                 await _deny(context)
-            reset = _current_actor.set(actor)
-            try:
-                async for item in inner_us(request, context):
-                    yield item
-            finally:
-                _current_actor.reset(reset)
+            # No reset: a cancelled stream's generator may be closed later, from another
+            # context, where reset() raises. Each RPC runs in its own context anyway.
+            _current_actor.set(actor)
+            async for item in inner_us(request, context):
+                yield item
 
         return grpc.unary_stream_rpc_method_handler(
             unary_stream,
