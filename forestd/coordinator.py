@@ -434,18 +434,22 @@ class Coordinator:
                 next_sweep = loop.time() + interval
 
     async def sweep(self) -> int:
-        """Evaluate every ACTIVE intent (oldest first); returns how many changed."""
-        async with self.ctx.db.read() as session:
-            ids: Sequence[str] = (
-                await session.scalars(
-                    select(ReleaseIntent.id)
-                    .where(ReleaseIntent.status == "ACTIVE")
-                    .order_by(ReleaseIntent.created_at)
-                    .limit(SWEEP_BATCH)
-                )
-            ).all()
+        """Evaluate every ACTIVE intent, in batches by id; returns how many changed."""
         changed = 0
-        for intent_id in ids:
-            if await evaluate_intent(self.ctx, intent_id, skip_locked=True):
-                changed += 1
-        return changed
+        after = ""
+        while True:
+            async with self.ctx.db.read() as session:
+                ids: Sequence[str] = (
+                    await session.scalars(
+                        select(ReleaseIntent.id)
+                        .where(ReleaseIntent.status == "ACTIVE", ReleaseIntent.id > after)
+                        .order_by(ReleaseIntent.id)
+                        .limit(SWEEP_BATCH)
+                    )
+                ).all()
+            for intent_id in ids:
+                if await evaluate_intent(self.ctx, intent_id, skip_locked=True):
+                    changed += 1
+            if len(ids) < SWEEP_BATCH:
+                return changed
+            after = ids[-1]

@@ -16,12 +16,16 @@
   Both publish `forest.intent.evaluate`.
 - `GetPlanOutput`: every destination's plan, and the approval status (or stage status).
 - `GetReleasesByActor`: the caller's own intents, newest first, paged.
+- `WaitRelease`: the intent's current stages and steps, then their changes (including a plan
+  starting to await approval, which Forest's stream misses) until the intent finishes. It
+  re-reads every WAIT_POLL_SECONDS, so a state shorter than that may be coalesced.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from sqlalchemy import select
@@ -55,11 +59,14 @@ from ..errors import (
     rpc,
 )
 from ..uow import UnitOfWork
+from .events import stream_rpc
 
 SERVICE_NAME = releases_pb2.DESCRIPTOR.services_by_name["ReleaseService"].full_name
 MAX_INTENTS = 50
 MAX_PAGE = 100
 MAX_REASON = 2000
+# WaitRelease re-reads the intent this often.
+WAIT_POLL_SECONDS = 0.25
 
 STAGE_TYPE = {
     "deploy": releases_pb2.PIPELINE_RUN_STAGE_TYPE_DEPLOY,
@@ -126,6 +133,22 @@ def step_state(step: ReleaseState) -> releases_pb2.ReleaseStepState:
     if step.error_message is not None:
         message.error_message = step.error_message
     return message
+
+
+def stage_update(stage: PipelineStageState) -> releases_pb2.PipelineStageUpdate:
+    """A stage as WaitRelease's PipelineStageUpdate (type and status as strings)."""
+    update = releases_pb2.PipelineStageUpdate(
+        stage_id=stage.stage_id, stage_type=stage.stage_type, status=stage.status
+    )
+    for name in ("queued_at", "started_at", "completed_at", "wait_until"):
+        value = getattr(stage, name)
+        if value is not None:
+            setattr(update, name, rfc3339(value))
+    if stage.error_message is not None:
+        update.error_message = stage.error_message
+    if stage.approval_status is not None:
+        update.approval_status = stage.approval_status
+    return update
 
 
 # ---- the service ----------------------------------------------------------------------
@@ -314,6 +337,41 @@ class ReleaseService(releases_pb2_grpc.ReleaseServiceServicer):
                     created_at=rfc3339(intent.created_at),
                 )
             return response
+
+    @stream_rpc
+    async def WaitRelease(
+        self, request: releases_pb2.WaitReleaseRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[releases_pb2.WaitReleaseEvent]:
+        intent_id = parse_uuid(request.release_intent_id, "release_intent_id")
+        async with self._db.read() as session:
+            intent = await session.get(ReleaseIntent, intent_id)
+            if intent is None:
+                raise NotFound(f"release intent {intent_id} does not exist")
+            await _require_intent_member(session, current_actor(), intent)
+        shown_stages: dict[str, tuple[str, str | None]] = {}
+        shown_steps: dict[str, str] = {}
+        while True:
+            async with self._db.read() as session:
+                status = await session.scalar(
+                    select(ReleaseIntent.status).where(ReleaseIntent.id == intent_id)
+                )
+                stages, steps = await _stages_and_steps(session, [intent_id])
+            for stage in stages[intent_id]:
+                key = (stage.status, stage.approval_status)
+                if shown_stages.get(stage.stage_id) != key:
+                    shown_stages[stage.stage_id] = key
+                    yield releases_pb2.WaitReleaseEvent(stage_update=stage_update(stage))
+            for step in steps[intent_id]:
+                if shown_steps.get(step.id) != step.status:
+                    shown_steps[step.id] = step.status
+                    yield releases_pb2.WaitReleaseEvent(
+                        status_update=releases_pb2.ReleaseStatusUpdate(
+                            destination=step.destination_name, status=step.status
+                        )
+                    )
+            if status != "ACTIVE":
+                return
+            await asyncio.sleep(WAIT_POLL_SECONDS)
 
     # ---- plan stages --------------------------------------------------------------------
 

@@ -290,3 +290,45 @@ async def test_failed_deploy_fails_the_stage_and_cancels_dependants(
     assert stage_of(state, "plan-production").status == CANCELLED
     assert stage_of(state, "deploy-production").status == CANCELLED
     assert ACTIVE not in [s.status for s in state.stages]
+
+
+async def test_wait_release_streams_every_change_until_the_intent_finishes(
+    rpc: Stubs, world: World
+) -> None:
+    await create_pipeline(rpc, world)
+    intent_id = await release(rpc, world)
+    stream = rpc.releases.WaitRelease(
+        releases_pb2.WaitReleaseRequest(release_intent_id=intent_id), metadata=world.auth("carol")
+    )
+    seen: list[tuple[str, ...]] = []
+    async with asyncio.timeout(15):
+        async for event in stream:
+            if event.HasField("stage_update"):
+                update = event.stage_update
+                seen.append((update.stage_id, update.status, update.approval_status))
+                if update.approval_status == "AWAITINGAPPROVAL":
+                    await rpc.releases.ApprovePlanStage(
+                        releases_pb2.ApprovePlanStageRequest(
+                            release_intent_id=intent_id, stage_id=update.stage_id
+                        ),
+                        metadata=world.auth("carol"),
+                    )
+            else:
+                seen.append((event.status_update.destination, event.status_update.status))
+    stages = [s for s in seen if len(s) == 3]
+    assert ("plan-production", "ACTIVE", "AWAITINGAPPROVAL") in stages
+    assert stages[-1] == ("deploy-production", "SUCCEEDED", "")
+    assert ("acme-production", "SUCCEEDED") in seen
+    # Snapshots: a short-lived state may be coalesced, but never reordered.
+    approved = stages.index(("plan-production", "SUCCEEDED", "APPROVED"))
+    assert all(s[0] != "deploy-production" or s[1] == "PENDING" for s in stages[:approved])
+
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        async for _ in rpc.releases.WaitRelease(
+            releases_pb2.WaitReleaseRequest(
+                release_intent_id="00000000-0000-0000-0000-000000000001"
+            ),
+            metadata=world.auth("carol"),
+        ):
+            pass
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
