@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forest.v1 import (
@@ -246,7 +247,10 @@ class OrganisationService(organisations_pb2_grpc.OrganisationServiceServicer):
             )
         actor = current_actor()
         async with self._db.transaction() as uow:
-            org = await create_organisation(uow, request.name)
+            try:
+                org = await create_organisation(uow, request.name)
+            except IntegrityError:  # created concurrently
+                raise AlreadyExists(f"organisation {request.name!r} already exists") from None
             if actor.is_user:
                 creator = await uow.session.get(User, actor.id)
                 assert creator is not None
@@ -341,13 +345,16 @@ class OrganisationService(organisations_pb2_grpc.OrganisationServiceServicer):
         async with self._db.transaction() as uow:
             org = await self._admin_org(uow.session, request.organisation_id)
             user = await _user(uow.session, request.user_id)
-            if await _membership(uow.session, org, user.id) is not None:
-                raise AlreadyExists(f"{user.username} is already a member of {org.name}")
-            member = await add_member(uow, org, user, role)
-            _member_event(uow, org, "added", user.id, role)
-            return organisations_pb2.AddMemberResponse(
-                member=_member_message(member, user.username)
-            )
+            user_id, username = user.id, user.username
+            taken = f"{username} is already a member of {org.name}"
+            if await _membership(uow.session, org, user_id) is not None:
+                raise AlreadyExists(taken)
+            try:
+                member = await add_member(uow, org, user, role)
+            except IntegrityError:  # added concurrently
+                raise AlreadyExists(taken) from None
+            _member_event(uow, org, "added", user_id, role)
+            return organisations_pb2.AddMemberResponse(member=_member_message(member, username))
 
     @rpc
     async def RemoveMember(

@@ -20,6 +20,7 @@ import grpc
 from sqlalchemy import and_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forest.v1 import policies_pb2, policies_pb2_grpc, releases_pb2
@@ -78,11 +79,15 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
             )
         async with self._db.transaction() as uow:
             org, project = await _member_project(uow.session, request.project)
+            taken = f"policy {name!r} already exists in {_label(org, project)}"
             if await _find_policy(uow.session, project, name) is not None:
-                raise AlreadyExists(f"policy {name!r} already exists in {_label(org, project)}")
+                raise AlreadyExists(taken)
             policy = engine.policy_row(project.id, name, config)
             uow.session.add(policy)
-            await uow.session.flush()
+            try:
+                await uow.session.flush()
+            except IntegrityError:  # created concurrently under the same name
+                raise AlreadyExists(taken) from None
             _policy_event(uow, org, project, "created", policy.id, name)
             return policies_pb2.CreatePolicyResponse(policy=engine.policy_message(policy))
 
@@ -110,10 +115,8 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
             policy.updated_at = utcnow()
             await uow.session.flush()
             _policy_event(uow, org, project, "updated", policy.id, name)
-            if policy.policy_type == engine.APPROVAL:
-                # A lowered requirement or a disabled gate may let waiting releases through.
-                for intent_id in await _active_intents(uow.session, project.id):
-                    uow.publish_after_commit(INTENT_EVALUATE, intent_id.encode())
+            # A lowered requirement, a shorter soak or a disabled policy may let releases through.
+            await _nudge_active_intents(uow, project)
             return policies_pb2.UpdatePolicyResponse(policy=engine.policy_message(policy))
 
     @rpc
@@ -126,8 +129,7 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
             policy = await _require_policy(uow.session, org, project, name)
             if policy.policy_type == engine.APPROVAL:
                 await _keep_votes(uow.session, policy)
-                for intent_id in await _active_intents(uow.session, project.id):
-                    uow.publish_after_commit(INTENT_EVALUATE, intent_id.encode())
+            await _nudge_active_intents(uow, project)
             await uow.session.delete(policy)
             await uow.session.flush()
             _policy_event(uow, org, project, "deleted", name, name)
@@ -401,13 +403,15 @@ async def _vote_context(
     return org, project, role, intent
 
 
-async def _active_intents(session: AsyncSession, project_id: str) -> list[str]:
-    rows = await session.scalars(
+async def _nudge_active_intents(uow: UnitOfWork, project: Project) -> None:
+    """After commit, ask the coordinator to re-evaluate the project's open releases."""
+    rows = await uow.session.scalars(
         select(ReleaseIntent.id).where(
-            ReleaseIntent.project_id == project_id, ReleaseIntent.status == "ACTIVE"
+            ReleaseIntent.project_id == project.id, ReleaseIntent.status == "ACTIVE"
         )
     )
-    return list(rows)
+    for intent_id in rows:
+        uow.publish_after_commit(INTENT_EVALUATE, intent_id.encode())
 
 
 async def _keep_votes(session: AsyncSession, policy: Policy) -> None:

@@ -350,7 +350,7 @@ async def test_concurrent_votes_by_one_user_leave_one_vote(
     assert len(rows) == 1
 
 
-async def test_lowering_or_disabling_a_gate_wakes_the_coordinator_for_open_releases(
+async def test_changing_a_policy_wakes_the_coordinator_for_open_releases(
     stub: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database, nats_url: str
 ) -> None:
     open_intent = await create_intent(db, world)

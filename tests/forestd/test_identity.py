@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -410,3 +411,27 @@ async def test_membership_changes_are_admin_only_and_keep_an_admin(
             ("role_changed", "admin"),
             ("removed", "admin"),
         ]
+
+
+async def test_concurrent_duplicates_are_already_exists_not_internal(
+    orgs: organisations_pb2_grpc.OrganisationServiceStub, db: Database
+) -> None:
+    world = await provision(db, members={"alice": "admin"})
+    newcomer = await provision(db, org="other", members={"dave": "admin"})
+    add = organisations_pb2.AddMemberRequest(
+        organisation_id=world.org_id, user_id=newcomer.user_id("dave"), role="member"
+    )
+    create = organisations_pb2.CreateOrganisationRequest(name="initech")
+    for results in (
+        await asyncio.gather(
+            *(orgs.AddMember(add, metadata=world.auth("alice")) for _ in range(5)),
+            return_exceptions=True,
+        ),
+        await asyncio.gather(
+            *(orgs.CreateOrganisation(create, metadata=world.auth("alice")) for _ in range(5)),
+            return_exceptions=True,
+        ),
+    ):
+        refusals = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+        assert len(refusals) == 4
+        assert {r.code() for r in refusals} == {grpc.StatusCode.ALREADY_EXISTS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -390,3 +391,21 @@ async def test_evaluation_refuses_an_intent_of_another_project(
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "target_environment is required" in (error.details() or "")
+
+
+async def test_concurrent_creates_under_one_name_make_one_policy(
+    stub: policies_pb2_grpc.PolicyServiceStub, world: World
+) -> None:
+    results = await asyncio.gather(
+        *(
+            stub.CreatePolicy(
+                create_request(world, "gate", approvals(n)), metadata=world.auth("bob")
+            )
+            for n in range(1, 7)
+        ),
+        return_exceptions=True,
+    )
+    created = [r for r in results if isinstance(r, policies_pb2.CreatePolicyResponse)]
+    refusals = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(created) == 1 and len(refusals) == 5
+    assert {r.code() for r in refusals} == {grpc.StatusCode.ALREADY_EXISTS}
