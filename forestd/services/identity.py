@@ -52,6 +52,8 @@ from ..uow import UnitOfWork
 
 # Organisation names end up in NATS subjects (forest.events.{org}): no dots, spaces or wildcards.
 ORG_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+MAX_TOKEN_NAME = 200
+MAX_TOKEN_LIFETIME = 10 * 366 * 24 * 3600
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
@@ -134,9 +136,12 @@ class UsersService(users_pb2_grpc.UsersServiceServicer):
     ) -> users_pb2.CreatePersonalAccessTokenResponse:
         if not request.name.strip():
             raise InvalidArgument("name is required")
-        if request.expires_in_seconds < 0:
+        if len(request.name) > MAX_TOKEN_NAME:
+            raise InvalidArgument(f"name is too long: at most {MAX_TOKEN_NAME} characters")
+        if not 0 <= request.expires_in_seconds <= MAX_TOKEN_LIFETIME:
             raise InvalidArgument(
-                f"expires_in_seconds must be >= 0 (0: no expiry), got {request.expires_in_seconds}"
+                f"expires_in_seconds must be between 0 (no expiry) and {MAX_TOKEN_LIFETIME} "
+                f"(10 years), got {request.expires_in_seconds}"
             )
         async with self._db.transaction() as uow:
             user = await _token_owner(uow.session, request.user_id)

@@ -50,6 +50,8 @@ from ..errors import (
 )
 from ..uow import UnitOfWork
 
+MAX_NAME = 200  # policy names and environments (their columns' width)
+MAX_COMMENT = 4000
 SERVICE_NAME = policies_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name
 ConfigRequest = policies_pb2.CreatePolicyRequest | policies_pb2.UpdatePolicyRequest
 
@@ -225,7 +227,11 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
             )
         intent_id = parse_uuid(request.release_intent_id, "release_intent_id")
         environment = _environment(request.target_environment)
-        comment = request.comment if request.HasField("comment") else None
+        comment = (
+            _bounded(request.comment, "comment", MAX_COMMENT)
+            if request.HasField("comment")
+            else None
+        )
         async with self._db.transaction() as uow:
             session = uow.session
             org, project, role, intent = await _vote_context(
@@ -282,16 +288,22 @@ def _label(org: Organisation, project: Project) -> str:
     return f"{org.name}/{project.name}"
 
 
+def _bounded(value: str, field: str, limit: int = MAX_NAME) -> str:
+    if len(value) > limit:
+        raise InvalidArgument(f"{field} is too long: {len(value)} characters, at most {limit}")
+    return value
+
+
 def _policy_name(name: str) -> str:
     if not name.strip():
         raise InvalidArgument("name is required")
-    return name
+    return _bounded(name, "name")
 
 
 def _environment(environment: str) -> str:
     if not environment:
         raise InvalidArgument("target_environment is required")
-    return environment
+    return _bounded(environment, "target_environment")
 
 
 def _validated_config(request: ConfigRequest) -> engine.ConfigMessage:
@@ -303,9 +315,11 @@ def _validated_config(request: ConfigRequest) -> engine.ConfigMessage:
     config: engine.ConfigMessage = getattr(request, field)
     if not config.target_environment:
         raise InvalidArgument(f"{field}.target_environment is required")
+    _bounded(config.target_environment, f"{field}.target_environment")
     if isinstance(config, policies_pb2.SoakTimeConfig):
         if not config.source_environment:
             raise InvalidArgument("soak_time.source_environment is required")
+        _bounded(config.source_environment, "soak_time.source_environment")
         if config.duration_seconds < 0:
             raise InvalidArgument(
                 f"soak_time.duration_seconds must be >= 0, got {config.duration_seconds}"

@@ -300,6 +300,9 @@ async def test_votes_need_an_open_release_and_an_approval_policy(
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "release already finished" in (error.details() or "")
     intent = await create_intent(db, world)
+    error = await refused(approve(stub, world, "alice", intent, comment="c" * 4001))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "comment is too long" in (error.details() or "")
     error = await refused(approve(stub, world, "alice", intent, environment="staging"))
     assert error.code() == grpc.StatusCode.NOT_FOUND
     assert "no enabled external approval policy on environment 'staging'" in (error.details() or "")

@@ -148,6 +148,17 @@ async def test_create_update_list_delete_with_events(
     ("request_for", "message"),
     [
         (lambda w: create_request(w, "", approvals(1)), "name is required"),
+        (lambda w: create_request(w, "n" * 201, approvals(1)), "name is too long: 201 characters"),
+        (
+            lambda w: create_request(
+                w,
+                "x",
+                policies_pb2.ExternalApprovalConfig(
+                    target_environment="e" * 300, required_approvals=1
+                ),
+            ),
+            "external_approval.target_environment is too long",
+        ),
         (lambda w: create_request(w, "x", approvals(0)), "required_approvals must be >= 1, got 0"),
         (lambda w: create_request(w, "x", soak(-5)), "duration_seconds must be >= 0, got -5"),
         (lambda w: create_request(w, "x", soak(5, source="")), "source_environment is required"),
