@@ -58,6 +58,7 @@ RELEASE_QUEUED = "forest.release.queued"
 FINISHED_STEP = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"})
 AWAITING = "AWAITINGAPPROVAL"
 SWEEP_BATCH = 200
+STOP_GRACE_SECONDS = 10.0
 
 
 # ---- one intent in one transaction ----------------------------------------------------------
@@ -375,6 +376,17 @@ async def evaluate_intent(
         return await walk.advance()
 
 
+async def finish_loop(task: asyncio.Task[None], grace: float = STOP_GRACE_SECONDS) -> None:
+    """Let a stopping loop finish its current pass (never cancel a transaction half-way, which
+    can wedge an aiosqlite connection); cancel it only when it overruns `grace`."""
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if not done:
+        log.warning("%s did not stop within %ss; cancelling it", task.get_name(), grace)
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 # ---- the component ----------------------------------------------------------------------
 
 
@@ -385,6 +397,7 @@ class Coordinator:
         self._context = context
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -397,9 +410,9 @@ class Coordinator:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            self._wake.set()
+            await finish_loop(self._task)
             self._task = None
 
     def nudge(self, intent_id: str) -> None:
@@ -420,6 +433,8 @@ class Coordinator:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
+            if self._stopping.is_set():
+                return
             try:
                 pending, self._pending = self._pending, set()
                 for intent_id in sorted(pending):

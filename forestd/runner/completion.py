@@ -9,6 +9,8 @@ transaction, and `forest.intent.evaluate` tells the coordinator to move the pipe
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from forest.v1 import runner_pb2
@@ -16,12 +18,14 @@ from forest.v1 import runner_pb2
 from ..auth import hash_token
 from ..bus import INTENT_EVALUATE
 from ..coordinator import record_step_event
-from ..db.models import Organisation, Project, ReleaseIntent, ReleaseState
+from ..db.models import Destination, Organisation, Project, ReleaseIntent, ReleaseState
 from ..db.types import utcnow
 from ..errors import FailedPrecondition, InvalidArgument, NotFound
 from ..uow import Database
+from .destinations import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT_SECONDS
 
 RUNNING_STATES = frozenset({"ASSIGNED", "RUNNING"})
+ORPHAN_MARGIN_SECONDS = 60.0
 OUTCOME_STATUS = {
     runner_pb2.RELEASE_OUTCOME_SUCCESS: "SUCCEEDED",
     runner_pb2.RELEASE_OUTCOME_FAILURE: "FAILED",
@@ -64,3 +68,39 @@ async def apply_completion(db: Database, request: runner_pb2.CompleteReleaseRequ
         record_step_event(uow, organisation, project, step)
         uow.publish_after_commit(INTENT_EVALUATE, step.release_intent_id.encode())
         return status
+
+
+async def expire_orphans(db: Database, *, margin_seconds: float = ORPHAN_MARGIN_SECONDS) -> int:
+    """Mark TIMED_OUT the releases left RUNNING by a runner that died (forestd killed mid-run).
+
+    A release is orphaned once it has run longer than its destination's `timeout_seconds`
+    (default 600; a script is killed then anyway) plus a margin, so a live release on another
+    replica is never touched. Returns how many were expired.
+    """
+    now = utcnow()
+    cutoff = now - timedelta(seconds=margin_seconds)
+    async with db.transaction() as uow:
+        rows = (
+            await uow.session.execute(
+                select(ReleaseState, Destination.config, Organisation.name, Project.name)
+                .join(Destination, Destination.id == ReleaseState.destination_id)
+                .join(ReleaseIntent, ReleaseIntent.id == ReleaseState.release_intent_id)
+                .join(Project, Project.id == ReleaseIntent.project_id)
+                .join(Organisation, Organisation.id == Project.organisation_id)
+                .where(ReleaseState.status.in_(RUNNING_STATES), ReleaseState.started_at < cutoff)
+                .with_for_update(skip_locked=True, of=ReleaseState)
+            )
+        ).all()
+        expired = 0
+        for step, config, organisation, project in rows:
+            limit = float((config or {}).get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
+            started = step.started_at or step.assigned_at or now
+            if (now - started).total_seconds() <= limit + margin_seconds:
+                continue
+            step.status = "TIMED_OUT"
+            step.completed_at = now
+            step.error_message = "no result from the runner (forestd stopped while it ran?)"
+            record_step_event(uow, organisation, project, step)
+            uow.publish_after_commit(INTENT_EVALUATE, step.release_intent_id.encode())
+            expired += 1
+        return expired

@@ -5,7 +5,8 @@ replicas never take the same row), marks them RUNNING with a fresh per-release t
 hash is stored), builds Forest's `WorkAssignment` (mode DEPLOY or PLAN), runs the destination
 and hands the `CompleteReleaseRequest` to `apply_completion`, exactly as a remote runner's
 result would be applied. It wakes on `forest.release.queued` and polls every sweep interval.
-On shutdown, releases still running are completed as failed (and say why).
+On shutdown, releases still running are completed as failed (and say why); releases left
+RUNNING by a runner that died are expired (TIMED_OUT) once past their destination's timeout.
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ from forest.v1 import runner_pb2
 
 from ..auth import hash_token
 from ..context import ServiceContext
-from ..coordinator import RELEASE_QUEUED, record_step_event
+from ..coordinator import RELEASE_QUEUED, STOP_GRACE_SECONDS, finish_loop, record_step_event
 from ..db.models import Destination, Organisation, Project, ReleaseIntent, ReleaseState
 from ..db.types import utcnow
 from ..errors import ForestError
-from .completion import apply_completion
+from .completion import apply_completion, expire_orphans
 from .destinations import encode_config, execute
 
 log = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 8
 COMPLETION_ATTEMPTS = 8
+REAP_INTERVAL_SECONDS = 30.0
 
 
 class Runner:
@@ -46,6 +48,8 @@ class Runner:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._running: dict[asyncio.Task[None], str] = {}
+        self._executing: set[asyncio.Task[None]] = set()  # still running their destination
+        self._stopping = asyncio.Event()
 
     @property
     def ctx(self) -> ServiceContext:
@@ -58,35 +62,36 @@ class Runner:
         self._loop_task = asyncio.create_task(self._run(), name="forestd-runner")
 
     async def stop(self) -> None:
+        """Stop claiming; releases still running are cancelled and recorded as failed."""
         if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+            self._stopping.set()
+            self._wake.set()
+            await finish_loop(self._loop_task)
             self._loop_task = None
-        running = dict(self._running)
-        for task in running:
-            task.cancel()
-        for task, token in running.items():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await self._complete(
-                runner_pb2.CompleteReleaseRequest(
-                    release_token=token,
-                    outcome=runner_pb2.RELEASE_OUTCOME_FAILURE,
-                    error_message="forestd stopped while this release was running",
-                )
-            )
+        tasks = set(self._running)
+        for task in self._executing & tasks:
+            task.cancel()  # _execute records the failure itself, outside the cancellation
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
 
     async def _on_queued(self, _subject: str, _data: bytes) -> None:
         self._wake.set()
 
     async def _run(self) -> None:
         interval = self.ctx.settings.sweep_interval_seconds
+        loop = asyncio.get_running_loop()
+        next_reap = loop.time()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
+            if self._stopping.is_set():
+                return
             try:
+                if loop.time() >= next_reap:
+                    next_reap = loop.time() + REAP_INTERVAL_SECONDS
+                    if await expire_orphans(self.ctx.db):
+                        log.warning("expired releases orphaned by a stopped runner")
                 free = self._concurrency - len(self._running)
                 if free > 0:
                     for assignment in await self.claim(free):
@@ -101,9 +106,11 @@ class Runner:
             self._execute(assignment), name=f"release-{assignment.release_id}"
         )
         self._running[task] = assignment.release_token
+        self._executing.add(task)
 
         def _done(t: asyncio.Task[None]) -> None:
             self._running.pop(t, None)
+            self._executing.discard(t)
             self._wake.set()  # a slot is free: look for more work
 
         task.add_done_callback(_done)
@@ -111,8 +118,12 @@ class Runner:
     async def _execute(self, assignment: runner_pb2.WorkAssignment) -> None:
         try:
             result = await execute(assignment)
-        except asyncio.CancelledError:
-            raise
+        except asyncio.CancelledError:  # stop(): record the failure, then end
+            result = runner_pb2.CompleteReleaseRequest(
+                release_token=assignment.release_token,
+                outcome=runner_pb2.RELEASE_OUTCOME_FAILURE,
+                error_message="forestd stopped while this release was running",
+            )
         except Exception as exc:
             log.exception("release %s crashed", assignment.release_id)
             result = runner_pb2.CompleteReleaseRequest(
@@ -120,7 +131,7 @@ class Runner:
                 outcome=runner_pb2.RELEASE_OUTCOME_FAILURE,
                 error_message=f"runner error: {exc}",
             )
-        self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+        self._executing.discard(asyncio.current_task())  # type: ignore[arg-type]
         await self._complete(result)
 
     async def _complete(self, request: runner_pb2.CompleteReleaseRequest) -> None:

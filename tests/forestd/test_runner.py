@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ from blocks.terraform import Action, summarize_plan
 from forest.v1 import releases_pb2, runner_pb2
 from forestd.auth import hash_token
 from forestd.db.models import Destination, ReleaseState
+from forestd.db.types import utcnow
 from forestd.errors import FailedPrecondition, InvalidArgument, NotFound
 from forestd.runner import apply_completion, demo_plan, demo_plan_bytes, execute
+from forestd.runner.completion import expire_orphans
 from forestd.runner.destinations import encode_config
 from forestd.server import ForestServer
 
@@ -267,3 +270,41 @@ async def test_a_real_terraform_plan_through_a_script_destination(
     summary = summarize_plan(output.plan_output)
     assert (summary.add, summary.change, summary.destroy) == (1, 0, 0)
     assert [r.address for r in summary.resources] == ["terraform_data.release"]
+
+
+async def test_releases_orphaned_by_a_dead_runner_time_out(machine: ForestServer) -> None:
+    assert machine.ctx is not None
+    db = machine.ctx.db
+    world = await provision(db)
+    intent_id = await create_intent(db, world)
+    now = utcnow()
+    ages = {"old": timedelta(minutes=20), "recent": timedelta(minutes=2)}
+    ids: dict[str, str] = {}
+    async with db.transaction() as uow:
+        for name, age in ages.items():
+            step = ReleaseState(
+                release_intent_id=intent_id,
+                destination_id=world.destinations["staging"],
+                destination_name="acme-staging",
+                environment="staging",
+                status="RUNNING",
+                started_at=now - age,
+            )
+            uow.session.add(step)
+            await uow.session.flush()
+            ids[name] = step.id
+    assert await expire_orphans(db) == 1
+    async with db.read() as session:
+        status = {
+            name: (await session.get_one(ReleaseState, step_id)).status
+            for name, step_id in ids.items()
+        }
+    assert status == {"old": "TIMED_OUT", "recent": "RUNNING"}
+    # A destination with a short timeout orphans sooner.
+    async with db.transaction() as uow:
+        await uow.session.execute(
+            update(Destination)
+            .where(Destination.id == world.destinations["staging"])
+            .values(config={"timeout_seconds": 30})
+        )
+    assert await expire_orphans(db) == 1
