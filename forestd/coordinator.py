@@ -129,8 +129,10 @@ class IntentWalk:
         *,
         error: str | None = None,
         event_status: str | None = None,
+        details: dict[str, str] | None = None,
     ) -> None:
-        """Move a stage to `status` (ACTIVE / SUCCEEDED / FAILED / CANCELLED) with its event."""
+        """Move a stage to `status` (ACTIVE / SUCCEEDED / FAILED / CANCELLED) with its event
+        (`details` are added to the event's metadata)."""
         stage.status = status
         if status == "ACTIVE" and stage.started_at is None:
             stage.started_at = self.now
@@ -138,9 +140,11 @@ class IntentWalk:
             stage.completed_at = self.now
         if error is not None:
             stage.error_message = error
-        self.record_stage_event(stage, event_status or status)
+        self.record_stage_event(stage, event_status or status, details)
 
-    def record_stage_event(self, stage: PipelineStageState, stage_status: str) -> None:
+    def record_stage_event(
+        self, stage: PipelineStageState, stage_status: str, details: dict[str, str] | None = None
+    ) -> None:
         self.uow.record_event(
             self.organisation.name,
             "pipeline",
@@ -148,6 +152,7 @@ class IntentWalk:
             self.intent.id,
             project=self.project.name,
             metadata={
+                **(details or {}),
                 "intent_id": self.intent.id,
                 "stage_id": stage.stage_id,
                 "stage_status": stage_status,
@@ -191,9 +196,11 @@ class IntentWalk:
             )
         self._publish({"pipeline_complete": True, "intent_status": status})
 
-    def fail(self, stage: PipelineStageState, error: str) -> None:
+    def fail(
+        self, stage: PipelineStageState, error: str, details: dict[str, str] | None = None
+    ) -> None:
         """A failed stage: cancel what has not finished, fail the intent."""
-        self.set_stage(stage, "FAILED", error=error)
+        self.set_stage(stage, "FAILED", error=error, details=details)
         self.cancel_unfinished(f"cancelled: stage {stage.stage_id!r} failed")
         self.complete("FAILED")
 

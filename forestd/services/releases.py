@@ -387,7 +387,7 @@ class ReleaseService(releases_pb2_grpc.ReleaseServiceServicer):
             stage.approval_status = "APPROVED"
             stage.plan_decided_by = actor.id
             stage.plan_decided_at = walk.now
-            walk.set_stage(stage, "SUCCEEDED")
+            walk.set_stage(stage, "SUCCEEDED", details=_decider(actor))
             await walk.advance()
             uow.publish_after_commit(INTENT_EVALUATE, walk.intent.id.encode())
         return releases_pb2.ApprovePlanStageResponse()
@@ -408,7 +408,11 @@ class ReleaseService(releases_pb2_grpc.ReleaseServiceServicer):
             stage.plan_decided_by = actor.id
             stage.plan_decided_at = walk.now
             stage.plan_decision_reason = reason or None
-            walk.fail(stage, f"plan rejected: {reason}" if reason else "plan rejected")
+            walk.fail(
+                stage,
+                f"plan rejected: {reason}" if reason else "plan rejected",
+                {**_decider(actor), "reason": reason},
+            )
             uow.publish_after_commit(INTENT_EVALUATE, walk.intent.id.encode())
         return releases_pb2.RejectPlanStageResponse()
 
@@ -593,6 +597,11 @@ async def _require_intent_member(
     project = await session.get_one(Project, intent.project_id)
     org = await session.get_one(Organisation, project.organisation_id)
     await require_member(session, actor, org)
+
+
+def _decider(actor: Actor) -> dict[str, str]:
+    """Who decided a plan, for the stage_changed event (Forest records nobody)."""
+    return {"decided_by": actor.id, "decided_by_username": actor.username}
 
 
 async def _awaiting_plan(

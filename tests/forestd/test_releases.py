@@ -118,6 +118,12 @@ async def test_pipeline_intent_walks_to_an_awaiting_plan_then_deploys_once_appro
         ("deploy-production", "ACTIVE"),
         ("deploy-production", "SUCCEEDED"),
     ]
+    [approved] = [
+        m
+        for _, _, m in events
+        if (m.get("stage_id"), m.get("stage_status")) == ("plan-production", "SUCCEEDED")
+    ]
+    assert approved["decided_by_username"] == "carol"
     assert events[0][:2] == ("release", "created")
     assert events[-1] == (
         "pipeline",
@@ -165,6 +171,10 @@ async def test_rejected_plan_fails_the_intent_and_cancels_what_follows(
     assert "failed" in (refused.value.details() or "")
     events = await intent_events(rpc.db, intent_id)
     assert events[-1][2]["pipeline_status"] == "FAILED"
+    [decision] = [m for _, a, m in events if m.get("stage_status") == "FAILED"]
+    assert decision["decided_by"] == world.user_id("alice")
+    assert decision["decided_by_username"] == "alice"
+    assert decision["reason"] == "drops the users table"
 
 
 async def test_plan_decisions_are_refused_with_clear_codes(
