@@ -240,8 +240,11 @@ class IntentWalk:
     def _advance_direct(self) -> bool:
         if not self.steps or any(s.status not in FINISHED_STEP for s in self.steps):
             return False
-        ok = all(s.status == "SUCCEEDED" for s in self.steps)
-        self.complete("SUCCEEDED" if ok else "FAILED")
+        statuses = {s.status for s in self.steps}
+        if statuses == {"SUCCEEDED"}:
+            self.complete("SUCCEEDED")
+        else:
+            self.complete("CANCELLED" if statuses == {"CANCELLED"} else "FAILED")
         return True
 
     def _ready(self, stage: PipelineStageState) -> bool:

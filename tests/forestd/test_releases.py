@@ -4,6 +4,7 @@ pipeline intents walk their DAG, plans await a decision, decisions are recorded.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -11,7 +12,9 @@ from sqlalchemy import select
 
 from blocks.terraform import summarize_plan
 from forest.v1 import policies_pb2, releases_pb2
+from forestd.config import ForestSettings
 from forestd.db.models import PipelineStageState, ReleaseIntent
+from forestd.runner import attach
 from forestd.server import ForestServer
 
 from .factories import World, add_policy, provision
@@ -363,3 +366,73 @@ async def test_listing_fifty_live_intents_is_fast(rpc: Stubs, world: World) -> N
     p50, p99 = timings[len(timings) // 2], timings[int(len(timings) * 0.99)]
     print(f"\nGetReleaseIntentStates, 50 live intents: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     assert p50 < 500, timings  # generous: a shared 2-core CI machine
+
+
+@pytest.fixture
+async def idle(forest_settings: ForestSettings) -> AsyncIterator[tuple[Stubs, World]]:
+    """A server whose runner is off: releases stay QUEUED."""
+    server = ForestServer(forest_settings.model_copy(update={"runner_enabled": False}))
+    attach(server)
+    await server.start()
+    try:
+        assert server.ctx is not None
+        world = await provision(server.ctx.db)
+        async with grpc.aio.insecure_channel(server.address) as channel:
+            yield Stubs(channel, server.ctx.db), world
+    finally:
+        await server.stop(grace=0.5)
+
+
+async def test_a_forced_release_cancels_what_is_still_queued_there(
+    idle: tuple[Stubs, World],
+) -> None:
+    stubs, world = idle
+    first = await release(stubs, world, use_pipeline=False, environments=["staging"])
+    second = await release(
+        stubs, world, use_pipeline=False, destinations=["acme-staging"], force=True
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with stubs.db.read() as session:
+                status = (await session.get_one(ReleaseIntent, first)).status
+            if status != "ACTIVE":
+                break
+            await asyncio.sleep(0.05)
+    assert status == "CANCELLED"
+    state = await intent_state(stubs, world, first)
+    assert [(s.status, s.error_message) for s in state.steps] == [
+        ("CANCELLED", "cancelled by a forced release")
+    ]
+    assert [s.status for s in (await intent_state(stubs, world, second)).steps] == ["QUEUED"]
+
+
+async def test_releases_by_actor_lists_only_the_callers_own(idle: tuple[Stubs, World]) -> None:
+    stubs, world = idle
+    mine = [await release(stubs, world, "bob", use_pipeline=False, environments=["staging"])]
+    mine.append(await release(stubs, world, "bob", use_pipeline=False, environments=["production"]))
+    await release(stubs, world, "carol", use_pipeline=False, environments=["staging"])
+    page = await stubs.releases.GetReleasesByActor(
+        releases_pb2.GetReleasesByActorRequest(
+            actor_id=world.user_id("bob"), actor_type="user", page_size=1
+        ),
+        metadata=world.auth("bob"),
+    )
+    assert [r.release_intent_id for r in page.releases] == [mine[1]]
+    assert page.releases[0].project == world.project_msg()
+    assert [(d.destination, d.status) for d in page.releases[0].destinations] == [
+        ("acme-production", "QUEUED")
+    ]
+    rest = await stubs.releases.GetReleasesByActor(
+        releases_pb2.GetReleasesByActorRequest(
+            actor_id=world.user_id("bob"), page_size=1, page_token=page.next_page_token
+        ),
+        metadata=world.auth("bob"),
+    )
+    assert [r.release_intent_id for r in rest.releases] == [mine[0]]
+    assert rest.next_page_token == ""
+    with pytest.raises(grpc.aio.AioRpcError) as denied:
+        await stubs.releases.GetReleasesByActor(
+            releases_pb2.GetReleasesByActorRequest(actor_id=world.user_id("bob")),
+            metadata=world.auth("carol"),
+        )
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
