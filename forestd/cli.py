@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import signal
@@ -60,6 +61,9 @@ def register(subparsers: Any) -> None:
     seed = commands.add_parser("seed-demo", help="create org acme with alice, bob, carol")
     _database_flag(seed)
     seed.add_argument("--soak-seconds", type=int, default=60, help="staging -> production soak")
+    seed.add_argument(
+        "--json", action="store_true", help="print tokens, user and artifact ids as JSON"
+    )
     seed.set_defaults(func=seed_command)
 
     release = commands.add_parser("release", help="release a commit as a given user")
@@ -147,7 +151,7 @@ async def seed_command(args: argparse.Namespace) -> int:
         return 1
     finally:
         await engine.dispose()
-    print(seed.describe())
+    print(json.dumps(seed.as_json(), indent=2) if args.json else seed.describe())
     return 0
 
 

@@ -5,6 +5,9 @@ Organisation `acme` with alice (admin), bob and carol (members), each with a ver
 project `api` with demo destinations `api-staging` and `api-production`, the pipeline
 deploy staging → plan production → deploy production, and the policies: soak 60 s
 staging → production, branch `^main$` on production, 2 approvals on production.
+Two artifacts are seeded too (a build of `main` and one of a feature branch) and their ids
+printed, so a client that only speaks Forest's protos (which have no artifact-creating RPC in
+our subset) can call `ReleaseService.Release` straight away.
 Seeding twice is refused with a clear message (the tokens cannot be shown again).
 """
 
@@ -15,7 +18,7 @@ from typing import Any
 
 from forest.v1 import policies_pb2
 
-from .db.models import ReleasePipeline
+from .db.models import Artifact, ReleasePipeline
 from .errors import AlreadyExists
 from .policy_engine import ConfigMessage, policy_row
 from .provisioning import (
@@ -32,6 +35,14 @@ ORGANISATION = "acme"
 PROJECT = "api"
 PIPELINE = "default"
 USERS = (("alice", "admin"), ("bob", "member"), ("carol", "member"))
+# branch -> (commit sha, commit message) of the artifacts seeded for releasing
+ARTIFACTS = {
+    "main": ("5eed0000c0ffee00000000000000000000000001", "Add rate limiting to the public API"),
+    "feature/search": (
+        "5eed0000c0ffee00000000000000000000000002",
+        "WIP: search endpoint (not for production)",
+    ),
+}
 STAGES: list[dict[str, Any]] = [
     {"id": "deploy-staging", "depends_on": [], "deploy": {"environment": "staging"}},
     {
@@ -54,6 +65,7 @@ class DemoSeed:
     tokens: dict[str, str] = field(default_factory=dict)  # username -> raw PAT (shown once)
     user_ids: dict[str, str] = field(default_factory=dict)
     destinations: dict[str, str] = field(default_factory=dict)  # environment -> name
+    artifacts: dict[str, str] = field(default_factory=dict)  # branch -> artifact id
 
     def describe(self) -> str:
         lines = [
@@ -65,7 +77,19 @@ class DemoSeed:
             "Personal access tokens (shown once; keep them):",
         ]
         lines += [f"  {user:<6} {token}" for user, token in self.tokens.items()]
+        lines += ["", "Artifacts to release (ReleaseRequest.artifact_id):"]
+        lines += [f"  {branch:<14} {id_}" for branch, id_ in self.artifacts.items()]
         return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "organisation": self.organisation,
+            "project": self.project,
+            "tokens": self.tokens,
+            "user_ids": self.user_ids,
+            "destinations": self.destinations,
+            "artifacts": self.artifacts,
+        }
 
 
 async def seed_demo(
@@ -92,6 +116,19 @@ async def seed_demo(
                 name = f"{PROJECT}-{environment}"
                 await create_destination(uow, org, name, environment, kind="demo", config=config)
                 seed.destinations[environment] = name
+            for branch, (sha, message) in ARTIFACTS.items():
+                artifact = Artifact(
+                    project_id=project.id,
+                    slug=f"{PROJECT}-{branch.replace('/', '-')}-{sha[:8]}",
+                    commit_sha=sha,
+                    branch=branch,
+                    commit_message=message,
+                    title=message,
+                    source_user_id=seed.user_ids["bob"],
+                )
+                uow.session.add(artifact)
+                await uow.session.flush()
+                seed.artifacts[branch] = artifact.id
             pipeline = ReleasePipeline(project_id=project.id, name=PIPELINE, stages=STAGES)
             uow.session.add(pipeline)
             await uow.session.flush()
