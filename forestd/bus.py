@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import nats
+import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
@@ -29,6 +30,10 @@ def release_status_subject(intent_id: str) -> str:
 
 
 Callback = Callable[[str, bytes], Awaitable[None]]
+
+
+class BusUnavailable(ConnectionError):
+    """The NATS server named in the settings did not answer at start-up."""
 
 
 class Bus:
@@ -53,17 +58,23 @@ class Bus:
             log.info("NATS reconnected")
 
         # max_reconnect_attempts=-1 makes the first connect retry forever too: bound it.
-        self._nc = await asyncio.wait_for(
-            nats.connect(
-                url,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=2,
-                error_cb=_error,
-                disconnected_cb=_disconnected,
-                reconnected_cb=_reconnected,
-            ),
-            connect_timeout,
-        )
+        try:
+            self._nc = await asyncio.wait_for(
+                nats.connect(
+                    url,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=2,
+                    error_cb=_error,
+                    disconnected_cb=_disconnected,
+                    reconnected_cb=_reconnected,
+                ),
+                connect_timeout,
+            )
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            raise BusUnavailable(
+                f"cannot reach NATS at {url} within {connect_timeout:g} s "
+                f"({type(exc).__name__})"
+            ) from exc
 
     async def publish(self, subject: str, data: bytes = b"") -> None:
         if self._nc is not None:

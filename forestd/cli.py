@@ -26,7 +26,7 @@ from sqlalchemy import select
 from forest.v1 import releases_pb2, releases_pb2_grpc
 
 from . import event_feed
-from .bus import Bus
+from .bus import Bus, BusUnavailable
 from .config import ForestSettings
 from .db.engine import make_engine
 from .db.migrate import current_revision, upgrade_head
@@ -116,7 +116,18 @@ async def serve_command(args: argparse.Namespace) -> int:
     )
     settings = settings_from(args)
     server = build_server(settings)
-    await server.start()
+    try:
+        await server.start()
+    except BusUnavailable as exc:
+        print(
+            f"forestd: {exc}. Start a NATS server (nats-server -js), point --nats-url at one, "
+            "or pass --nats-url '' to serve without NATS (no forest.* subjects).",
+            file=sys.stderr,
+        )
+        return 1
+    except RuntimeError as exc:  # grpc: "Failed to bind to address ..."
+        print(f"forestd: cannot serve on {settings.grpc_address}: {exc}", file=sys.stderr)
+        return 1
     print(f"forestd listening on {server.address}", flush=True)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

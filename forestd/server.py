@@ -10,7 +10,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from .auth import AuthInterceptor, TokenResolver
-from .bus import Bus
+from .bus import Bus, BusUnavailable
 from .config import ForestSettings
 from .context import ServiceContext
 from .db.engine import make_engine
@@ -50,7 +50,11 @@ class ForestServer:
             await upgrade_head(engine)
         bus = Bus()
         if settings.nats_url:
-            await bus.connect(settings.nats_url)
+            try:
+                await bus.connect(settings.nats_url)
+            except BusUnavailable:
+                await engine.dispose()
+                raise
         db = Database(engine, bus)
         self.ctx = ctx = ServiceContext(settings=settings, db=db, bus=bus)
 

@@ -90,3 +90,15 @@ def test_serve_release_and_graceful_stop(
         rest, _ = server.communicate(timeout=30)
     assert server.returncode == 0
     assert "forestd stopping" in rest
+
+
+def test_serve_explains_an_unreachable_nats_instead_of_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'f.db'}"
+    serve = ["forest", "serve", "--database-url", url, "--grpc-address", "127.0.0.1:0"]
+    # port 9 (discard) on loopback: nothing listens, the connection is refused at once
+    assert main([*serve, "--nats-url", "nats://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach NATS at nats://127.0.0.1:9" in err
+    assert "--nats-url ''" in err
