@@ -56,6 +56,18 @@ Builders: `blocks.release.release_message(release, now=…)` for the release mes
 `blocks.plan_thread.plan_posts(release, plan)` for the thread, `blocks.modals`,
 `blocks.ephemeral`, `blocks.notices`, `blocks.commands`, `blocks.home`. The view model comes
 from `blocks.from_forest.release_from_forest(…)`.
+
+## As the sandbox renders them
+
+Screenshots of the golden payloads in the Slack sandbox's browser UI (headless Chromium;
+`scripts/doc-images` retakes them): the gate at 1/2 with its history, a plan's thread post,
+and the admin's Bypass modal.
+
+![Release message: production gate 1/2 with history](img/release_gate_1_of_2_with_history.png)
+
+![Plan posted in the thread](img/plan_post_small.png)
+
+![Bypass modal](img/modal_bypass.png)
 """
 
 

@@ -372,3 +372,14 @@ async def test_golden_messages_render_without_unsupported_parts(
     assert await page.locator(".unsupported").count() == 0
     assert await page.locator("article.message .blocks").count() == len(messages)
     assert errors == []
+    # one picture per golden message: scripts/doc-images copies some into docs/img/
+    shots = OUTPUT / "golden"
+    shots.mkdir(parents=True, exist_ok=True)
+    if modal is not None:
+        await page.locator("#modal").screenshot(path=str(shots / f"{modal.stem}.png"))
+        await page.keyboard.press("Escape")
+        await page.locator("#modal").wait_for(state="hidden")
+    for index, path in enumerate(messages):
+        article = page.locator("article.message").nth(index)
+        await article.scroll_into_view_if_needed()
+        await article.screenshot(path=str(shots / f"{path.stem}.png"))
