@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -32,7 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from vote_latency import DEFAULT_PG_URL, _drop_pg_database, _percentile, _pg_database  # noqa: E402
+from common import DEFAULT_PG_URL, percentile, run_on_each_database  # noqa: E402
 
 GOAL_P99_MS = 100.0
 SERVICE_TOKEN = "bench-service-token"
@@ -194,7 +193,7 @@ def run_one(label: str, database_url: str, nats_url: str, args: argparse.Namespa
             parent.send("stop")
         process.join(timeout=15)
     ordered = sorted(result.latencies_ms)
-    p50, p90, p99 = (_percentile(ordered, f) for f in (0.50, 0.90, 0.99))
+    p50, p90, p99 = (percentile(ordered, f) for f in (0.50, 0.90, 0.99))
     ok = p99 < GOAL_P99_MS
     print(
         f"{label:<10} events={args.events:<5} streams={args.streams:<2} "
@@ -232,7 +231,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from bot.embedded_nats import EmbeddedNats
 
     print(
         f"event latency: {args.events} events, one commit each at {args.rate:g}/s by a second "
@@ -240,25 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         f"process, {os.cpu_count()} CPUs",
         flush=True,
     )
-    results: list[bool] = []
-    nats = None if args.nats_url else EmbeddedNats()
-    nats_url = args.nats_url or nats.start()  # type: ignore[union-attr]
-    try:
-        wanted = {d.strip() for d in args.databases.split(",") if d.strip()}
-        if "sqlite" in wanted:
-            with tempfile.TemporaryDirectory() as tmp:
-                url = f"sqlite+aiosqlite:///{Path(tmp) / 'forest.db'}"
-                results.append(run_one("sqlite", url, nats_url, args))
-        if "postgres" in wanted and (database := _pg_database(args.pg_url)) is not None:
-            url, name = database
-            try:
-                results.append(run_one("postgres", url, nats_url, args))
-            finally:
-                _drop_pg_database(args.pg_url, name)
-    finally:
-        if nats is not None:
-            nats.stop()
-    return 0 if all(results) else 1
+    return run_on_each_database(run_one, args)
 
 
 if __name__ == "__main__":

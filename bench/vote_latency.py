@@ -20,15 +20,17 @@ import multiprocessing
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+
+from common import DEFAULT_PG_URL, percentile, run_on_each_database  # noqa: E402
+
 GOAL_P99_MS = 20.0
-DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 SERVICE_TOKEN = "bench-service-token"
 
 
@@ -190,11 +192,6 @@ async def _vote_latencies(
         return latencies
 
 
-def _percentile(sorted_ms: list[float], fraction: float) -> float:
-    index = min(len(sorted_ms) - 1, max(0, round(fraction * len(sorted_ms)) - 1))
-    return sorted_ms[index]
-
-
 def run_one(label: str, database_url: str, nats_url: str | None, args: argparse.Namespace) -> bool:
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -217,7 +214,7 @@ def run_one(label: str, database_url: str, nats_url: str | None, args: argparse.
             parent.send("stop")
         process.join(timeout=15)
     ordered = sorted(latencies)
-    p50, p90, p99 = (_percentile(ordered, f) for f in (0.50, 0.90, 0.99))
+    p50, p90, p99 = (percentile(ordered, f) for f in (0.50, 0.90, 0.99))
     ok = p99 < GOAL_P99_MS
     print(
         f"{label:<10} votes={len(ordered):<5} conc={args.concurrency:<2} "
@@ -228,43 +225,6 @@ def run_one(label: str, database_url: str, nats_url: str | None, args: argparse.
         flush=True,
     )
     return ok
-
-
-def _pg_database(admin_url: str) -> tuple[str, str] | None:
-    """A fresh database on the PostgreSQL server at admin_url: (url, name), or None."""
-    import asyncpg
-
-    name = f"forest_bench_{uuid.uuid4().hex[:10]}"
-    dsn = admin_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-    async def create() -> None:
-        conn = await asyncpg.connect(dsn, timeout=3)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(create())
-    except Exception as exc:  # unreachable server: say so and skip
-        print(f"postgres   skipped: no PostgreSQL at {admin_url} ({type(exc).__name__}: {exc})")
-        return None
-    base, _, _ = admin_url.rpartition("/")
-    return f"{base}/{name}", name
-
-
-def _drop_pg_database(admin_url: str, name: str) -> None:
-    import asyncpg
-
-    async def drop() -> None:
-        dsn = admin_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        conn = await asyncpg.connect(dsn, timeout=3)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,8 +260,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from bot.embedded_nats import EmbeddedNats
 
     print(
         f"vote latency: {args.votes} sequential-per-worker votes by {args.voters} users over "
@@ -310,25 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         f"pace {args.pace:g} ms, {os.cpu_count()} CPUs",
         flush=True,
     )
-    results: list[bool] = []
-    nats = None if args.nats_url else EmbeddedNats()
-    nats_url = args.nats_url or nats.start()  # type: ignore[union-attr]
-    try:
-        wanted = {d.strip() for d in args.databases.split(",") if d.strip()}
-        if "sqlite" in wanted:
-            with tempfile.TemporaryDirectory() as tmp:
-                url = f"sqlite+aiosqlite:///{Path(tmp) / 'forest.db'}"
-                results.append(run_one("sqlite", url, nats_url, args))
-        if "postgres" in wanted and (database := _pg_database(args.pg_url)) is not None:
-            url, name = database
-            try:
-                results.append(run_one("postgres", url, nats_url, args))
-            finally:
-                _drop_pg_database(args.pg_url, name)
-    finally:
-        if nats is not None:
-            nats.stop()
-    return 0 if all(results) else 1
+    return run_on_each_database(run_one, args)
 
 
 if __name__ == "__main__":
