@@ -10,6 +10,9 @@ import pytest
 
 from forestd.config import ForestSettings
 from forestd.server import ForestServer
+from forestd.uow import Database
+
+from .factories import World, provision
 
 SERVICE_TOKEN = "test-service-token"
 
@@ -55,3 +58,15 @@ def bearer(token: str) -> tuple[tuple[str, str], ...]:
 @pytest.fixture
 def as_service() -> Callable[[], tuple[tuple[str, str], ...]]:
     return lambda: bearer(SERVICE_TOKEN)
+
+
+@pytest.fixture
+def db(forest_server: ForestServer) -> Database:
+    assert forest_server.ctx is not None
+    return forest_server.ctx.db
+
+
+@pytest.fixture
+async def world(db: Database) -> World:
+    """The standard organisation (admin alice, members bob and carol, project api)."""
+    return await provision(db)

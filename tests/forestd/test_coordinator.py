@@ -36,17 +36,10 @@ from .test_releases_support import (
     stage_of,
     wait,
     wait_for,
+    world,
 )
 
-__all__ = ["machine", "rpc"]
-
-
-@pytest.fixture
-async def world(machine: ForestServer) -> World:
-    assert machine.ctx is not None
-    world = await provision(machine.ctx.db)
-    await configure_destinations(machine.ctx.db, world)
-    return world
+__all__ = ["machine", "rpc", "world"]
 
 
 async def test_a_deploy_stage_waits_for_approvals_and_starts_on_the_nudge(

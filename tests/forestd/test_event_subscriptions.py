@@ -17,17 +17,6 @@ from .factories import World, add_project, provision
 
 
 @pytest.fixture
-def db(forest_server: ForestServer) -> Database:
-    assert forest_server.ctx is not None
-    return forest_server.ctx.db
-
-
-@pytest.fixture
-async def world(db: Database) -> World:
-    return await provision(db)
-
-
-@pytest.fixture
 def subs(channel: grpc.aio.Channel) -> events_pb2_grpc.EventSubscriptionServiceStub:
     return events_pb2_grpc.EventSubscriptionServiceStub(channel)
 

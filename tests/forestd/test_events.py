@@ -27,17 +27,6 @@ RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
 @pytest.fixture
-def db(forest_server: ForestServer) -> Database:
-    assert forest_server.ctx is not None
-    return forest_server.ctx.db
-
-
-@pytest.fixture
-async def world(db: Database) -> World:
-    return await provision(db)
-
-
-@pytest.fixture
 def stub(channel: grpc.aio.Channel) -> events_pb2_grpc.EventServiceStub:
     return events_pb2_grpc.EventServiceStub(channel)
 

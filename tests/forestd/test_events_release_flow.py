@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import grpc
-import pytest
 
 from forest.v1 import events_pb2, events_pb2_grpc, releases_pb2
 from forestd.server import ForestServer
@@ -16,22 +15,14 @@ from .events_helpers import Metadata, Stream, until_listening
 from .factories import World, provision
 from .test_releases_support import (
     Stubs,
-    configure_destinations,
     create_pipeline,
     machine,
     release,
     rpc,
+    world,
 )
 
-__all__ = ["machine", "rpc"]  # fixtures
-
-
-@pytest.fixture
-async def world(machine: ForestServer) -> World:
-    assert machine.ctx is not None
-    world = await provision(machine.ctx.db)
-    await configure_destinations(machine.ctx.db, world)
-    return world
+__all__ = ["machine", "rpc", "world"]  # fixtures
 
 
 async def events_until(

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from forest.v1 import policies_pb2, policies_pb2_grpc
 from forestd.bus import INTENT_EVALUATE
 from forestd.db.models import ApprovalDecision, OrgEvent
-from forestd.server import ForestServer
 from forestd.uow import Database
 
 from .factories import World, add_policy, add_project, create_intent, provision
@@ -26,12 +25,6 @@ def approval(required: int, environment: str = "production") -> policies_pb2.Ext
     return policies_pb2.ExternalApprovalConfig(
         target_environment=environment, required_approvals=required
     )
-
-
-@pytest.fixture
-def db(forest_server: ForestServer) -> Database:
-    assert forest_server.ctx is not None
-    return forest_server.ctx.db
 
 
 @pytest.fixture

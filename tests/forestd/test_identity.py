@@ -13,24 +13,12 @@ from sqlalchemy import select
 from forest.v1 import organisations_pb2, organisations_pb2_grpc, users_pb2, users_pb2_grpc
 from forestd.auth import SERVICE_ACCOUNT_ID
 from forestd.db.models import OrgEvent, UserEmail
-from forestd.server import ForestServer
 from forestd.uow import Database
 
 from .factories import World, provision
 
 Metadata = tuple[tuple[str, str], ...]
 NO_SUCH_ID = "6f1c1e1e-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def db(forest_server: ForestServer) -> Database:
-    assert forest_server.ctx is not None
-    return forest_server.ctx.db
-
-
-@pytest.fixture
-async def world(db: Database) -> World:
-    return await provision(db)
 
 
 @pytest.fixture

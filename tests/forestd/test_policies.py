@@ -14,7 +14,6 @@ from forest.v1 import policies_pb2, policies_pb2_grpc
 from forestd.db.models import ApprovalDecision, OrgEvent
 from forestd.db.types import utcnow
 from forestd.policy_engine import CONFIG_FIELD, ConfigMessage, policy_row
-from forestd.server import ForestServer
 from forestd.uow import Database
 
 from .factories import World, add_policy, create_intent, provision, record_deploy
@@ -23,17 +22,6 @@ Metadata = tuple[tuple[str, str], ...]
 SOAK = policies_pb2.POLICY_TYPE_SOAK_TIME
 BRANCH = policies_pb2.POLICY_TYPE_BRANCH_RESTRICTION
 APPROVAL = policies_pb2.POLICY_TYPE_EXTERNAL_APPROVAL
-
-
-@pytest.fixture
-def db(forest_server: ForestServer) -> Database:
-    assert forest_server.ctx is not None
-    return forest_server.ctx.db
-
-
-@pytest.fixture
-async def world(db: Database) -> World:
-    return await provision(db)
 
 
 @pytest.fixture

@@ -39,17 +39,10 @@ from .test_releases_support import (
     stage_is,
     stage_of,
     wait_for,
+    world,
 )
 
-__all__ = ["machine", "rpc"]
-
-
-@pytest.fixture
-async def world(machine: ForestServer) -> World:
-    assert machine.ctx is not None
-    world = await provision(machine.ctx.db)
-    await configure_destinations(machine.ctx.db, world)
-    return world
+__all__ = ["machine", "rpc", "world"]
 
 
 async def test_pipeline_intent_walks_to_an_awaiting_plan_then_deploys_once_approved(

@@ -21,7 +21,7 @@ from forestd.runner import attach
 from forestd.server import ForestServer
 from forestd.uow import Database
 
-from .factories import World
+from .factories import World, provision
 
 RPC_TIMEOUT = 15.0
 FAST = {"deploy_seconds": 0.05, "plan_seconds": 0.05, "plan_lines": 30}
@@ -108,6 +108,15 @@ async def configure_destinations(db: Database, world: World, **config: Any) -> N
             .where(Destination.organisation_id == world.org_id)
             .values(config={**FAST, **config})
         )
+
+
+@pytest.fixture
+async def world(machine: ForestServer) -> World:
+    """The standard organisation with demo destinations for staging and production."""
+    assert machine.ctx is not None
+    world = await provision(machine.ctx.db)
+    await configure_destinations(machine.ctx.db, world)
+    return world
 
 
 async def create_artifact(db: Database, world: World, *, branch: str = "main") -> str:

@@ -25,7 +25,6 @@ from .factories import World, create_intent, provision
 from .test_releases_support import (
     Stubs,
     awaiting_plan,
-    configure_destinations,
     create_pipeline,
     deploy,
     machine,
@@ -35,9 +34,10 @@ from .test_releases_support import (
     stage_is,
     stage_of,
     wait_for,
+    world,
 )
 
-__all__ = ["machine", "rpc"]
+__all__ = ["machine", "rpc", "world"]
 PY = sys.executable
 
 
@@ -139,14 +139,6 @@ async def test_demo_destination_deploys_and_plans() -> None:
 
 
 # ---- through the server -------------------------------------------------------------------
-
-
-@pytest.fixture
-async def world(machine: ForestServer) -> World:
-    assert machine.ctx is not None
-    world = await provision(machine.ctx.db)
-    await configure_destinations(machine.ctx.db, world)
-    return world
 
 
 async def test_a_script_destination_drives_a_plan_stage(
