@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,21 @@ RunOne = Callable[[str, str, str, argparse.Namespace], bool]
 def percentile(sorted_ms: list[float], fraction: float) -> float:
     index = min(len(sorted_ms) - 1, max(0, round(fraction * len(sorted_ms)) - 1))
     return sorted_ms[index]
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """--databases, --pg-url and --nats-url, which run_on_each_database reads."""
+    parser.add_argument(
+        "--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("FOREST_BENCH_PG_URL", DEFAULT_PG_URL),
+        help="PostgreSQL server to create a scratch database on",
+    )
+    parser.add_argument(
+        "--nats-url", default=None, help="NATS to use (default: an embedded nats-server)"
+    )
 
 
 def run_on_each_database(run_one: RunOne, args: argparse.Namespace) -> int:

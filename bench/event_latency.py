@@ -31,7 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from common import DEFAULT_PG_URL, percentile, run_on_each_database  # noqa: E402
+from common import add_run_arguments, percentile, run_on_each_database  # noqa: E402
 
 GOAL_P99_MS = 100.0
 SERVICE_TOKEN = "bench-service-token"
@@ -218,17 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rate", type=float, default=200.0, help="events/s committed (default 200)"
     )
     parser.add_argument("--streams", type=int, default=4, help="open Subscribe streams (default 4)")
-    parser.add_argument(
-        "--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
-    )
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("FOREST_BENCH_PG_URL", DEFAULT_PG_URL),
-        help="PostgreSQL server to create a scratch database on",
-    )
-    parser.add_argument(
-        "--nats-url", default=None, help="NATS to use (default: an embedded nats-server)"
-    )
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
 
 
