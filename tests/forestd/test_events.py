@@ -80,24 +80,18 @@ async def test_since_zero_delivers_only_new_events(
     call.cancel()
 
 
-async def test_live_latency_of_many_single_commits(
+async def test_each_single_commit_reaches_the_stream_in_order(
     db: Database,
     world: World,
     stub: events_pb2_grpc.EventServiceStub,
     forest_server: ForestServer,
 ) -> None:
-    """Each event committed by its own transaction reaches the stream well under a second."""
+    """Each event committed by its own transaction is pushed live (latency: bench/)."""
     call = subscribe(stub, world.auth("bob"))
     await until_listening(forest_server, "acme")
-    latencies = []
     for _ in range(20):
-        started = time.perf_counter()
         [sequence] = await record(db, world)
-        assert (await call.next(within=1.0)).sequence == sequence
-        latencies.append(time.perf_counter() - started)
-    latencies.sort()
-    assert latencies[len(latencies) // 2] < 0.1, latencies
-    assert latencies[-1] < 0.5, latencies
+        assert (await call.next(within=2.0)).sequence == sequence
     call.cancel()
 
 

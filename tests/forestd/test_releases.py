@@ -340,25 +340,18 @@ async def test_wait_release_streams_every_change_until_the_intent_finishes(
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_listing_fifty_live_intents_is_fast(rpc: Stubs, world: World) -> None:
-    """Figures: `pytest tests/forestd/test_releases.py -k fifty -s` prints p50/p99."""
+async def test_listing_fifty_live_intents_returns_each_with_stages_and_steps(
+    rpc: Stubs, world: World
+) -> None:
+    """Latency figures: bench/intent_states.py."""
     await create_pipeline(rpc, world)
     await configure_destinations(rpc.db, world, deploy_seconds=60)  # they stay live
     ids = [await release(rpc, world) for _ in range(50)]
     await wait_for(rpc, world, ids[-1], stage_is("deploy-staging", ACTIVE))
     request = releases_pb2.GetReleaseIntentStatesRequest(organisation="acme", project="api")
-    timings: list[float] = []
-    loop = asyncio.get_running_loop()
-    for _ in range(40):
-        started = loop.time()
-        response = await rpc.releases.GetReleaseIntentStates(request, metadata=world.auth("bob"))
-        timings.append((loop.time() - started) * 1000)
-    assert len(response.release_intents) == 50
+    response = await rpc.releases.GetReleaseIntentStates(request, metadata=world.auth("bob"))
+    assert [i.release_intent_id for i in response.release_intents] == ids[::-1]
     assert all(len(i.stages) == 3 and i.steps for i in response.release_intents)
-    timings.sort()
-    p50, p99 = timings[len(timings) // 2], timings[int(len(timings) * 0.99)]
-    print(f"\nGetReleaseIntentStates, 50 live intents: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    assert p50 < 500, timings  # generous: a shared 2-core CI machine
 
 
 @pytest.fixture
