@@ -21,7 +21,6 @@ import sys
 from typing import Any
 
 import grpc
-from sqlalchemy import select
 
 from forest.v1 import releases_pb2, releases_pb2_grpc
 
@@ -30,7 +29,6 @@ from .bus import Bus, BusUnavailable
 from .config import ForestSettings
 from .db.engine import make_engine
 from .db.migrate import current_revision, upgrade_head
-from .db.models import Artifact, Organisation, Project
 from .errors import ForestError
 from .runner import attach
 from .seed import seed_demo
@@ -66,8 +64,9 @@ def register(subparsers: Any) -> None:
     )
     seed.set_defaults(func=seed_command)
 
-    release = commands.add_parser("release", help="release a commit as a given user")
-    _database_flag(release)
+    release = commands.add_parser(
+        "release", help="annotate a commit and release it as a given user, over gRPC"
+    )
     release.add_argument("--token", required=True, help="the releasing user's personal token")
     release.add_argument("--project", required=True, help="organisation/project, e.g. acme/api")
     release.add_argument("--grpc-address", help="the server (default: FORESTD_GRPC_ADDRESS)")
@@ -166,62 +165,41 @@ async def seed_command(args: argparse.Namespace) -> int:
     return 0
 
 
-async def create_artifact(
-    db: Database, organisation: str, project: str, *, branch: str, sha: str, message: str
-) -> str:
-    async with db.transaction() as uow:
-        row = await uow.session.scalar(
-            select(Project)
-            .join(Organisation, Organisation.id == Project.organisation_id)
-            .where(Organisation.name == organisation, Project.name == project)
-        )
-        if row is None:
-            raise ForestError(f"project {organisation}/{project} does not exist")
-        artifact = Artifact(
-            project_id=row.id,
-            slug=f"{project}-{sha[:8]}-{secrets.token_hex(3)}",
-            commit_sha=sha,
-            branch=branch,
-            commit_message=message,
-            title=message.splitlines()[0] if message else "",
-        )
-        uow.session.add(artifact)
-        await uow.session.flush()
-        return artifact.id
-
-
 async def release_command(args: argparse.Namespace) -> int:
+    """AnnotateRelease then Release, as Forest's CLI does: only the gRPC API, no database."""
     organisation, _, project = args.project.partition("/")
     if not organisation or not project:
         print("release: --project must be organisation/project", file=sys.stderr)
         return 2
-    settings = settings_from(args)
-    engine = make_engine(settings.database_url)
-    try:
-        artifact_id = await create_artifact(
-            Database(engine, Bus()),
-            organisation,
-            project,
+    address = settings_from(args).grpc_address
+    annotate = releases_pb2.AnnotateReleaseRequest(
+        project=releases_pb2.Project(organisation=organisation, project=project),
+        ref=releases_pb2.Ref(
+            commit_sha=args.sha or secrets.token_hex(20),
             branch=args.branch,
-            sha=args.sha or secrets.token_hex(20),
-            message=args.message,
-        )
-    except ForestError as exc:
-        print(f"release: {exc.message}", file=sys.stderr)
-        return 1
-    finally:
-        await engine.dispose()
-    request = releases_pb2.ReleaseRequest(
-        artifact_id=artifact_id, environments=args.environment, use_pipeline=not args.environment
+            commit_message=args.message,
+        ),
+        context=releases_pb2.ArtifactContext(title=args.message.split("\n", 1)[0]),
+        source=releases_pb2.Source(source_type="forest-bot"),
     )
-    async with grpc.aio.insecure_channel(settings.grpc_address) as channel:
+    metadata = (("authorization", f"Bearer {args.token}"),)
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = releases_pb2_grpc.ReleaseServiceStub(channel)
         try:
-            response = await releases_pb2_grpc.ReleaseServiceStub(channel).Release(
-                request, metadata=(("authorization", f"Bearer {args.token}"),), timeout=30
+            annotated = await stub.AnnotateRelease(annotate, metadata=metadata, timeout=30)
+            response = await stub.Release(
+                releases_pb2.ReleaseRequest(
+                    artifact_id=annotated.artifact.id,
+                    environments=args.environment,
+                    use_pipeline=not args.environment,
+                ),
+                metadata=metadata,
+                timeout=30,
             )
         except grpc.aio.AioRpcError as exc:
             print(f"release: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1
+    print(f"artifact {annotated.artifact.slug} ({annotated.artifact.id})")
     for intent in response.intents:
         where = f" -> {intent.destination} ({intent.environment})" if intent.destination else ""
         print(f"release intent {intent.release_intent_id}{where}")

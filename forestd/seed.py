@@ -6,8 +6,8 @@ project `api` with demo destinations `api-staging` and `api-production`, the pip
 deploy staging → plan production → deploy production, and the policies: soak 60 s
 staging → production, branch `^main$` on production, 2 approvals on production.
 Two artifacts are seeded too (a build of `main` and one of a feature branch) and their ids
-printed, so a client that only speaks Forest's protos (which have no artifact-creating RPC in
-our subset) can call `ReleaseService.Release` straight away.
+printed, so a client can call `ReleaseService.Release` straight away (new builds come from
+`AnnotateRelease`).
 Seeding twice is refused with a clear message (the tokens cannot be shown again).
 """
 

@@ -395,3 +395,145 @@ class PlanDestinationOutput(_message.Message):
     plan_output: str
     status: str
     def __init__(self, destination_id: _Optional[str] = ..., destination_name: _Optional[str] = ..., plan_output: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
+class Ref(_message.Message):
+    __slots__ = ("commit_sha", "branch", "commit_message", "version", "repo_url")
+    COMMIT_SHA_FIELD_NUMBER: _ClassVar[int]
+    BRANCH_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    REPO_URL_FIELD_NUMBER: _ClassVar[int]
+    commit_sha: str
+    branch: str
+    commit_message: str
+    version: str
+    repo_url: str
+    def __init__(self, commit_sha: _Optional[str] = ..., branch: _Optional[str] = ..., commit_message: _Optional[str] = ..., version: _Optional[str] = ..., repo_url: _Optional[str] = ...) -> None: ...
+
+class Source(_message.Message):
+    __slots__ = ("user", "email", "source_type", "run_url", "user_id")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    RUN_URL_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    email: str
+    source_type: str
+    run_url: str
+    user_id: str
+    def __init__(self, user: _Optional[str] = ..., email: _Optional[str] = ..., source_type: _Optional[str] = ..., run_url: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class ArtifactContext(_message.Message):
+    __slots__ = ("title", "description", "web", "pr")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    WEB_FIELD_NUMBER: _ClassVar[int]
+    PR_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    description: str
+    web: str
+    pr: str
+    def __init__(self, title: _Optional[str] = ..., description: _Optional[str] = ..., web: _Optional[str] = ..., pr: _Optional[str] = ...) -> None: ...
+
+class ArtifactDestination(_message.Message):
+    __slots__ = ("name", "environment", "type_organisation", "type_name", "type_version", "status")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    TYPE_ORGANISATION_FIELD_NUMBER: _ClassVar[int]
+    TYPE_NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    environment: str
+    type_organisation: str
+    type_name: str
+    type_version: int
+    status: str
+    def __init__(self, name: _Optional[str] = ..., environment: _Optional[str] = ..., type_organisation: _Optional[str] = ..., type_name: _Optional[str] = ..., type_version: _Optional[int] = ..., status: _Optional[str] = ...) -> None: ...
+
+class Artifact(_message.Message):
+    __slots__ = ("id", "artifact_id", "slug", "metadata", "source", "context", "project", "destinations", "created_at", "ref")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_ID_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    DESTINATIONS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    artifact_id: str
+    slug: str
+    metadata: _containers.ScalarMap[str, str]
+    source: Source
+    context: ArtifactContext
+    project: Project
+    destinations: _containers.RepeatedCompositeFieldContainer[ArtifactDestination]
+    created_at: str
+    ref: Ref
+    def __init__(self, id: _Optional[str] = ..., artifact_id: _Optional[str] = ..., slug: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., source: _Optional[_Union[Source, _Mapping]] = ..., context: _Optional[_Union[ArtifactContext, _Mapping]] = ..., project: _Optional[_Union[Project, _Mapping]] = ..., destinations: _Optional[_Iterable[_Union[ArtifactDestination, _Mapping]]] = ..., created_at: _Optional[str] = ..., ref: _Optional[_Union[Ref, _Mapping]] = ...) -> None: ...
+
+class AnnotateReleaseRequest(_message.Message):
+    __slots__ = ("artifact_id", "metadata", "source", "context", "project", "ref", "annotation_only")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ARTIFACT_ID_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_ONLY_FIELD_NUMBER: _ClassVar[int]
+    artifact_id: str
+    metadata: _containers.ScalarMap[str, str]
+    source: Source
+    context: ArtifactContext
+    project: Project
+    ref: Ref
+    annotation_only: bool
+    def __init__(self, artifact_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., source: _Optional[_Union[Source, _Mapping]] = ..., context: _Optional[_Union[ArtifactContext, _Mapping]] = ..., project: _Optional[_Union[Project, _Mapping]] = ..., ref: _Optional[_Union[Ref, _Mapping]] = ..., annotation_only: _Optional[bool] = ...) -> None: ...
+
+class AnnotateReleaseResponse(_message.Message):
+    __slots__ = ("artifact",)
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    artifact: Artifact
+    def __init__(self, artifact: _Optional[_Union[Artifact, _Mapping]] = ...) -> None: ...
+
+class GetArtifactBySlugRequest(_message.Message):
+    __slots__ = ("slug",)
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    slug: str
+    def __init__(self, slug: _Optional[str] = ...) -> None: ...
+
+class GetArtifactBySlugResponse(_message.Message):
+    __slots__ = ("artifact",)
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    artifact: Artifact
+    def __init__(self, artifact: _Optional[_Union[Artifact, _Mapping]] = ...) -> None: ...
+
+class GetArtifactsByProjectRequest(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: Project
+    def __init__(self, project: _Optional[_Union[Project, _Mapping]] = ...) -> None: ...
+
+class GetArtifactsByProjectResponse(_message.Message):
+    __slots__ = ("artifact",)
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    artifact: _containers.RepeatedCompositeFieldContainer[Artifact]
+    def __init__(self, artifact: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ...) -> None: ...

@@ -34,6 +34,21 @@ class ReleaseServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.AnnotateRelease = channel.unary_unary(
+                '/forest.v1.ReleaseService/AnnotateRelease',
+                request_serializer=forest_dot_v1_dot_releases__pb2.AnnotateReleaseRequest.SerializeToString,
+                response_deserializer=forest_dot_v1_dot_releases__pb2.AnnotateReleaseResponse.FromString,
+                _registered_method=True)
+        self.GetArtifactBySlug = channel.unary_unary(
+                '/forest.v1.ReleaseService/GetArtifactBySlug',
+                request_serializer=forest_dot_v1_dot_releases__pb2.GetArtifactBySlugRequest.SerializeToString,
+                response_deserializer=forest_dot_v1_dot_releases__pb2.GetArtifactBySlugResponse.FromString,
+                _registered_method=True)
+        self.GetArtifactsByProject = channel.unary_unary(
+                '/forest.v1.ReleaseService/GetArtifactsByProject',
+                request_serializer=forest_dot_v1_dot_releases__pb2.GetArtifactsByProjectRequest.SerializeToString,
+                response_deserializer=forest_dot_v1_dot_releases__pb2.GetArtifactsByProjectResponse.FromString,
+                _registered_method=True)
         self.Release = channel.unary_unary(
                 '/forest.v1.ReleaseService/Release',
                 request_serializer=forest_dot_v1_dot_releases__pb2.ReleaseRequest.SerializeToString,
@@ -73,6 +88,24 @@ class ReleaseServiceStub:
 
 class ReleaseServiceServicer:
     """Missing associated documentation comment in .proto file."""
+
+    def AnnotateRelease(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetArtifactBySlug(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetArtifactsByProject(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def Release(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -119,6 +152,21 @@ class ReleaseServiceServicer:
 
 def add_ReleaseServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'AnnotateRelease': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnnotateRelease,
+                    request_deserializer=forest_dot_v1_dot_releases__pb2.AnnotateReleaseRequest.FromString,
+                    response_serializer=forest_dot_v1_dot_releases__pb2.AnnotateReleaseResponse.SerializeToString,
+            ),
+            'GetArtifactBySlug': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetArtifactBySlug,
+                    request_deserializer=forest_dot_v1_dot_releases__pb2.GetArtifactBySlugRequest.FromString,
+                    response_serializer=forest_dot_v1_dot_releases__pb2.GetArtifactBySlugResponse.SerializeToString,
+            ),
+            'GetArtifactsByProject': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetArtifactsByProject,
+                    request_deserializer=forest_dot_v1_dot_releases__pb2.GetArtifactsByProjectRequest.FromString,
+                    response_serializer=forest_dot_v1_dot_releases__pb2.GetArtifactsByProjectResponse.SerializeToString,
+            ),
             'Release': grpc.unary_unary_rpc_method_handler(
                     servicer.Release,
                     request_deserializer=forest_dot_v1_dot_releases__pb2.ReleaseRequest.FromString,
@@ -164,6 +212,87 @@ def add_ReleaseServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ReleaseService:
     """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def AnnotateRelease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/forest.v1.ReleaseService/AnnotateRelease',
+            forest_dot_v1_dot_releases__pb2.AnnotateReleaseRequest.SerializeToString,
+            forest_dot_v1_dot_releases__pb2.AnnotateReleaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetArtifactBySlug(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/forest.v1.ReleaseService/GetArtifactBySlug',
+            forest_dot_v1_dot_releases__pb2.GetArtifactBySlugRequest.SerializeToString,
+            forest_dot_v1_dot_releases__pb2.GetArtifactBySlugResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetArtifactsByProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/forest.v1.ReleaseService/GetArtifactsByProject',
+            forest_dot_v1_dot_releases__pb2.GetArtifactsByProjectRequest.SerializeToString,
+            forest_dot_v1_dot_releases__pb2.GetArtifactsByProjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def Release(request,

@@ -198,6 +198,8 @@ class Artifact(Base):
     commit_message: Mapped[str | None] = mapped_column(Text, default=None)
     title: Mapped[str] = mapped_column(Text, default="")
     source_user_id: Mapped[str | None] = mapped_column(Id, default=None)
+    # The rest of an AnnotateRelease: metadata, source, context and ref fields as given.
+    annotation: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

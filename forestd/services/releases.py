@@ -19,6 +19,7 @@
 - `WaitRelease`: the intent's current stages and steps, then their changes (including a plan
   starting to await approval, which Forest's stream misses) until the intent finishes. It
   re-reads every WAIT_POLL_SECONDS, so a state shorter than that may be coalesced.
+- `AnnotateRelease`, `GetArtifactBySlug`, `GetArtifactsByProject`: in `artifacts.py`.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from ..errors import (
     rpc,
 )
 from ..uow import UnitOfWork
+from .artifacts import ArtifactRpcs
 from .events import stream_rpc
 
 SERVICE_NAME = releases_pb2.DESCRIPTOR.services_by_name["ReleaseService"].full_name
@@ -154,7 +156,7 @@ def stage_update(stage: PipelineStageState) -> releases_pb2.PipelineStageUpdate:
 # ---- the service ----------------------------------------------------------------------
 
 
-class ReleaseService(releases_pb2_grpc.ReleaseServiceServicer):
+class ReleaseService(ArtifactRpcs, releases_pb2_grpc.ReleaseServiceServicer):
     def __init__(self, ctx: ServiceContext):
         self._db = ctx.db
 

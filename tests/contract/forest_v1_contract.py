@@ -88,6 +88,37 @@ MESSAGES: dict[str, list[str]] = {
         "force 4 bool", "use_pipeline 5 bool", "prepare_only 6 bool",
     ],
     "ReleaseResponse": ["intents 1 ReleaseIntent rep"],
+    # artifacts (Forest's AnnotateRelease / GetArtifact*; not in the contract page: read off
+    # Forest's releases.proto)
+    "Ref": [
+        "commit_sha 1 string", "branch 2 string opt", "commit_message 3 string opt",
+        "version 4 string opt", "repo_url 5 string opt",
+    ],
+    "Source": [
+        "user 1 string opt", "email 2 string opt", "source_type 3 string opt",
+        "run_url 4 string opt", "user_id 5 string opt",
+    ],
+    "ArtifactContext": [
+        "title 1 string", "description 2 string opt", "web 3 string opt", "pr 4 string opt",
+    ],
+    "ArtifactDestination": [
+        "name 1 string", "environment 2 string", "type_organisation 3 string",
+        "type_name 4 string", "type_version 5 uint64", "status 6 string",
+    ],
+    "Artifact": [
+        "id 1 string", "artifact_id 2 string", "slug 3 string", "metadata 4 map<string,string>",
+        "source 5 Source", "context 6 ArtifactContext", "project 7 Project",
+        "destinations 8 ArtifactDestination rep", "created_at 9 string", "ref 10 Ref",
+    ],
+    "AnnotateReleaseRequest": [
+        "artifact_id 1 string", "metadata 2 map<string,string>", "source 3 Source",
+        "context 4 ArtifactContext", "project 5 Project", "ref 6 Ref", "annotation_only 7 bool",
+    ],
+    "AnnotateReleaseResponse": ["artifact 1 Artifact"],
+    "GetArtifactBySlugRequest": ["slug 1 string"],
+    "GetArtifactBySlugResponse": ["artifact 1 Artifact"],
+    "GetArtifactsByProjectRequest": ["project 1 Project"],
+    "GetArtifactsByProjectResponse": ["artifact 1 Artifact rep"],
     "ReleaseIntent": [
         "release_intent_id 1 string", "destination 2 string", "environment 3 string",
     ],
@@ -306,6 +337,9 @@ SERVICES: dict[str, list[str]] = {
         "GetPlanOutput GetPlanOutputRequest -> GetPlanOutputResponse",
         "WaitRelease WaitReleaseRequest -> stream WaitReleaseEvent",
         "GetReleasesByActor GetReleasesByActorRequest -> GetReleasesByActorResponse",
+        "AnnotateRelease AnnotateReleaseRequest -> AnnotateReleaseResponse",
+        "GetArtifactBySlug GetArtifactBySlugRequest -> GetArtifactBySlugResponse",
+        "GetArtifactsByProject GetArtifactsByProjectRequest -> GetArtifactsByProjectResponse",
     ],
     "ReleasePipelineService": [
         "CreateReleasePipeline CreateReleasePipelineRequest -> CreateReleasePipelineResponse",

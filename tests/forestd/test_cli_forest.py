@@ -67,10 +67,14 @@ def test_serve_release_and_graceful_stop(
             found = re.search(r"forestd listening on (\S+)", line)
             address = found.group(1) if found else ""
         assert address, "forestd did not start"
-        release = ["forest", "release", "--database-url", url, "--grpc-address", address]
+        release = ["forest", "release", "--grpc-address", address]
         project = ["--project", "acme/api"]
         assert main([*release, "--token", bob.group(1), *project, "--sha", "c0ffee" * 6]) == 0
-        intent_id = capsys.readouterr().out.split()[2]
+        printed = capsys.readouterr().out
+        assert re.search(r"^artifact api-c0ffeec0-\w+ \(", printed, re.MULTILINE), printed
+        found = re.search(r"^release intent (\S+)$", printed, re.MULTILINE)
+        assert found is not None, printed
+        intent_id = found.group(1)
 
         with grpc.insecure_channel(address) as channel:
             states = releases_pb2_grpc.ReleaseServiceStub(channel).GetReleaseIntentStates(

@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 from forest.v1 import events_pb2, events_pb2_grpc, policies_pb2, policies_pb2_grpc, releases_pb2
-from forestd.cli import build_server, create_artifact
+from forestd.cli import build_server
 from forestd.config import ForestSettings
 from forestd.seed import seed_demo
 from forestd.server import ForestServer
@@ -73,11 +73,17 @@ async def test_the_acceptance_walk(walk_server: ForestServer) -> None:
         policies = policies_pb2_grpc.PolicyServiceStub(channel)
 
         async def start(user: str) -> str:
-            artifact = await create_artifact(
-                db, "acme", "api", branch="main", sha="5e1f" * 10, message="Ship the walk"
+            annotated = await releases.AnnotateRelease(
+                releases_pb2.AnnotateReleaseRequest(
+                    project=PROJECT,
+                    ref=releases_pb2.Ref(
+                        commit_sha="5e1f" * 10, branch="main", commit_message="Ship the walk"
+                    ),
+                ),
+                metadata=people.auth(user),
             )
             response = await releases.Release(
-                releases_pb2.ReleaseRequest(artifact_id=artifact, use_pipeline=True),
+                releases_pb2.ReleaseRequest(artifact_id=annotated.artifact.id, use_pipeline=True),
                 metadata=people.auth(user),
             )
             return response.intents[0].release_intent_id
