@@ -26,6 +26,8 @@ class Limit:
     per_channel: bool = False
 
 
+EPSILON = 1e-6  # seconds
+
 TIER_1 = Limit(1)
 TIER_2 = Limit(20)
 TIER_3 = Limit(50)
@@ -82,7 +84,9 @@ class RateLimits:
         now = time.monotonic() if now is None else now
         key = (method, (channel or "") if limit.per_channel else "")
         window = self._calls.setdefault(key, deque())
-        while window and window[0] <= now - limit.per_seconds:
+        # EPSILON: a caller that waits exactly the Retry-After it was given must get through,
+        # whatever float rounding does to `now + wait`.
+        while window and window[0] + limit.per_seconds <= now + EPSILON:
             window.popleft()
         if len(window) >= limit.calls:
             return max(1, math.ceil(window[0] + limit.per_seconds - now))

@@ -7,7 +7,6 @@ Also `/_sandbox/control`: read or change the fault knobs and rate limits of a ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -313,21 +312,51 @@ class UiApi:
                 return json_response({"ok": False, "error": f"bad fault setting: {exc}"},
                                      status=400)
             limits = body.get("rate_limits")
-            if limits == "slack":
-                sandbox.rate_limits.limits = dict(SLACK_TIERS)
-            elif limits == "off":
-                sandbox.rate_limits.limits = {}
-            elif isinstance(limits, dict):
-                with contextlib.suppress(TypeError, ValueError):
-                    sandbox.rate_limits.limits.update(
-                        {m: Limit(int(v[0]), float(v[1])) for m, v in limits.items()})
+            try:
+                new_limits = _rate_limits(limits, sandbox.rate_limits.limits)
+            except (TypeError, ValueError) as exc:
+                return json_response({"ok": False, "error": f"bad rate_limits: {exc}"},
+                                     status=400)
+            if new_limits is not None:
+                sandbox.rate_limits.limits = new_limits
             sandbox.rate_limits.reset()
         return json_response({
             "ok": True,
             "faults": sandbox.faults.to_json(),
-            "rate_limits": {m: [lim.calls, lim.per_seconds]
+            "rate_limits": {m: [lim.calls, lim.per_seconds] + (["per_channel"] if lim.per_channel
+                                                               else [])
                             for m, lim in sandbox.rate_limits.limits.items()},
         })
 
     def stats(self) -> dict[str, Any]:
         return {"sse_clients": len(self._queues)}
+
+
+def _rate_limits(value: Any, current: dict[str, Limit]) -> dict[str, Limit] | None:
+    """The limits a control request asks for (None: leave them), or ValueError saying why.
+
+    "slack" | "off" | {"method": [calls, per_seconds] or [calls, per_seconds, "per_channel"]};
+    a method given without "per_channel" keeps the per-channel keying it had.
+    """
+    if value is None:
+        return None
+    if value == "slack":
+        return dict(SLACK_TIERS)
+    if value == "off":
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f'expected "slack", "off" or {{method: [calls, per_seconds]}}, '
+                         f"got {value!r}")
+    merged = dict(current)
+    for method, spec in value.items():
+        if not isinstance(spec, list) or len(spec) not in (2, 3):
+            raise ValueError(f"{method}: expected [calls, per_seconds], got {spec!r}")
+        if len(spec) == 3 and spec[2] != "per_channel":
+            raise ValueError(f'{method}: the third item can only be "per_channel"')
+        calls, per_seconds = int(spec[0]), float(spec[1])
+        if calls < 1 or per_seconds <= 0:
+            raise ValueError(f"{method}: calls must be >= 1 and per_seconds > 0")
+        was = current.get(method)
+        per_channel = len(spec) == 3 or (was is not None and was.per_channel)
+        merged[method] = Limit(calls, per_seconds, per_channel)
+    return merged

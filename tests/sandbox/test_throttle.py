@@ -89,6 +89,20 @@ async def test_injected_faults_are_seeded_and_reachable_over_http() -> None:
             async with http.post(control, json={"faults": {"bogus": 1}}) as r:
                 assert r.status == 400
             async with http.post(control, json={"rate_limits": "slack"}) as r:
+                limits = (await r.json())["rate_limits"]
+                assert limits["chat.update"] == [50, 60.0]
+                assert limits["chat.postMessage"] == [5, 5.0, "per_channel"]
+            # a per-method change keeps the method's per-channel keying
+            async with http.post(control,
+                                 json={"rate_limits": {"chat.postMessage": [2, 1]}}) as r:
+                assert (await r.json())["rate_limits"]["chat.postMessage"] == [
+                    2, 1.0, "per_channel"]
+            # what cannot be applied is refused, and nothing changes
+            for bad in ("none", {"chat.update": ["x"]}, {"chat.update": [0, 1]}, ["off"]):
+                async with http.post(control, json={"rate_limits": bad}) as r:
+                    assert r.status == 400, bad
+                    assert "bad rate_limits" in (await r.json())["error"]
+            async with http.get(control) as r:
                 assert (await r.json())["rate_limits"]["chat.update"] == [50, 60.0]
 
 
