@@ -1,14 +1,20 @@
-"""What the benchmarks share: percentiles, a scratch PostgreSQL database, the per-database run."""
+"""What the benchmarks share: percentiles, a scratch PostgreSQL database, the per-database run,
+forestd in a child process."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
+import statistics
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
@@ -18,6 +24,17 @@ RunOne = Callable[[str, str, str, argparse.Namespace], bool]
 def percentile(sorted_ms: list[float], fraction: float) -> float:
     index = min(len(sorted_ms) - 1, max(0, round(fraction * len(sorted_ms)) - 1))
     return sorted_ms[index]
+
+
+def latency_figures(latencies_ms: list[float]) -> tuple[str, float]:
+    """The "p50=… p90=… p99=… max=… mean=…" of the latencies, and their p99 (for the goal)."""
+    ordered = sorted(latencies_ms)
+    p50, p90, p99 = (percentile(ordered, f) for f in (0.50, 0.90, 0.99))
+    return (
+        f"p50={p50:6.2f}ms p90={p90:6.2f}ms p99={p99:6.2f}ms max={ordered[-1]:6.2f}ms "
+        f"mean={statistics.fmean(ordered):6.2f}ms",
+        p99,
+    )
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,3 +112,41 @@ def drop_pg_database(admin_url: str, name: str) -> None:
             await conn.close()
 
     asyncio.run(drop())
+
+
+# ---- forestd in a child process -----------------------------------------------------------
+
+
+@contextmanager
+def server_process(target: Callable[..., None], *args: Any) -> Iterator[Any]:
+    """Run target(conn, *args) in a spawned child (its own interpreter and event loop) and
+    yield what it sends first (its fixture, or the exception it failed with, raised here).
+    On exit the child is told to stop (see until_stopped) and joined."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=target, args=(child, *args))
+    process.start()
+    try:
+        fixture = parent.recv()
+        if isinstance(fixture, BaseException):
+            raise fixture
+        yield fixture
+    finally:
+        if process.is_alive():
+            parent.send("stop")
+        process.join(timeout=15)
+
+
+def serve_in_child(conn: Connection, serve: Coroutine[Any, Any, None]) -> None:
+    """The child's body: run serve, which sends its fixture on conn then awaits
+    until_stopped(conn); a failure is sent to the parent instead of leaving it waiting."""
+    try:
+        asyncio.run(serve)
+    except BaseException as exc:
+        conn.send(exc)
+        raise
+
+
+async def until_stopped(conn: Connection) -> None:
+    """Wait, without blocking the event loop, until the parent says stop."""
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)

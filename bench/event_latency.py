@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import os
 import statistics
@@ -69,6 +70,7 @@ async def _serve(conn: Connection, database_url: str, nats_url: str) -> None:
     )
     attach(server)
     await server.start()
+    gc.freeze()  # as `forest-bot forest serve` does after start-up
     try:
         assert server.ctx is not None
         async with server.ctx.db.transaction() as uow:

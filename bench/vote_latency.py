@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import os
 import statistics
@@ -113,6 +114,7 @@ async def _serve(
     if coordinator:
         attach(server)  # the coordinator and runner, as `forest serve` runs them
     await server.start()
+    gc.freeze()  # as `forest-bot forest serve` does after start-up
     try:
         tokens, intent_ids = await _provision(server, voters, intents)
         conn.send(Fixture(server.address, tokens, intent_ids))
