@@ -1,22 +1,25 @@
-"""What the benchmarks share: percentiles, a scratch PostgreSQL database, the per-database run,
-forestd in a child process."""
+"""What the benchmarks share: percentiles and the figures line, the command line, a scratch
+PostgreSQL database, the per-database run, a child process (forestd, or the sandbox's bot)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import os
 import statistics
 import tempfile
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+SERVICE_TOKEN = "bench-service-token"
 
 RunOne = Callable[[str, str, str, argparse.Namespace], bool]
 
@@ -26,15 +29,62 @@ def percentile(sorted_ms: list[float], fraction: float) -> float:
     return sorted_ms[index]
 
 
-def latency_figures(latencies_ms: list[float]) -> tuple[str, float]:
-    """The "p50=… p90=… p99=… max=… mean=…" of the latencies, and their p99 (for the goal)."""
+def latency_figures(latencies_ms: list[float], max_width: int = 6) -> tuple[str, float]:
+    """The "p50=… p90=… p99=… max=… mean=…" of the latencies, and their p99 (for the goal).
+    max_width: the width of the max figure (the event bench prints it in 7)."""
     ordered = sorted(latencies_ms)
     p50, p90, p99 = (percentile(ordered, f) for f in (0.50, 0.90, 0.99))
     return (
-        f"p50={p50:6.2f}ms p90={p90:6.2f}ms p99={p99:6.2f}ms max={ordered[-1]:6.2f}ms "
-        f"mean={statistics.fmean(ordered):6.2f}ms",
+        f"p50={p50:6.2f}ms p90={p90:6.2f}ms p99={p99:6.2f}ms "
+        f"max={ordered[-1]:{max_width}.2f}ms mean={statistics.fmean(ordered):6.2f}ms",
         p99,
     )
+
+
+def verdict(ok: bool, goal_p99_ms: float) -> str:
+    """"OK (goal p99 < … ms)", or OVER."""
+    return f"{'OK' if ok else 'OVER'} (goal p99 < {goal_p99_ms:.0f} ms)"
+
+
+def load() -> str:
+    """The machine's load average over the last minute, as the figures lines end."""
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def print_figures(
+    head: str,
+    latencies_ms: list[float],
+    tail: str,
+    goal_p99_ms: float,
+    *,
+    max_width: int = 6,
+    with_load: bool = True,
+) -> bool:
+    """Print "<head> p50=… max=… mean=…  <tail>  OK (goal p99 < … ms)  load …" (without the
+    load if not with_load); whether the p99 meets the goal."""
+    figures, p99 = latency_figures(latencies_ms, max_width)
+    ok = p99 < goal_p99_ms
+    line = f"{head} {figures}  {tail}  {verdict(ok, goal_p99_ms)}"
+    print(f"{line}  {load()}" if with_load else line, flush=True)
+    return ok
+
+
+# ---- the command line and the per-database run --------------------------------------------
+
+
+def bench_parser(description: str | None) -> argparse.ArgumentParser:
+    """A parser whose --help shows the script's docstring as written."""
+    return argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawTextHelpFormatter
+    )
+
+
+def parse_run_arguments(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> argparse.Namespace:
+    """The script's own options, then those of add_run_arguments, parsed."""
+    add_run_arguments(parser)
+    return parser.parse_args(argv)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,10 +102,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_on_each_database(run_one: RunOne, args: argparse.Namespace) -> int:
-    """run_one on SQLite and/or PostgreSQL (args.databases), with NATS from args or embedded."""
+def run_on_each_database(run_one: RunOne, args: argparse.Namespace, headline: str) -> int:
+    """Print headline (what is measured), then run_one on SQLite and/or PostgreSQL
+    (args.databases), with NATS from args or embedded. 0 if every run met its goal, else 1."""
     from bot.embedded_nats import EmbeddedNats
 
+    print(headline, flush=True)
     results: list[bool] = []
     nats = None if args.nats_url else EmbeddedNats()
     nats_url = args.nats_url or nats.start()  # type: ignore[union-attr]
@@ -114,37 +166,78 @@ def drop_pg_database(admin_url: str, name: str) -> None:
     asyncio.run(drop())
 
 
-# ---- forestd in a child process -----------------------------------------------------------
+# ---- a child process: forestd, or the sandbox's bot ------------------------------------------
+
+Serve = Callable[..., Coroutine[Any, Any, None]]
+
+
+def spawn_child(serve: Serve, *args: Any) -> tuple[BaseProcess, Connection]:
+    """Start serve(conn, *args) in a spawned child (its own interpreter and event loop); the
+    child and this end of the pipe. serve sends what the parent waits for first on conn."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=_child_main, args=(child, serve, *args))
+    process.start()
+    return process, parent
+
+
+def stop_child(process: BaseProcess, conn: Connection) -> None:
+    """Tell the child to stop (see until_stopped) and join it."""
+    if process.is_alive():
+        with suppress(BrokenPipeError):  # it is exiting already (it failed, and said so)
+            conn.send("stop")
+    process.join(timeout=15)
+
+
+def _child_main(conn: Connection, serve: Serve, *args: Any) -> None:
+    """The child's body: a failure is sent to the parent instead of leaving it waiting."""
+    try:
+        asyncio.run(serve(conn, *args))
+    except BaseException as exc:
+        conn.send(exc)
+        raise
 
 
 @contextmanager
-def server_process(target: Callable[..., None], *args: Any) -> Iterator[Any]:
-    """Run target(conn, *args) in a spawned child (its own interpreter and event loop) and
-    yield what it sends first (its fixture, or the exception it failed with, raised here).
-    On exit the child is told to stop (see until_stopped) and joined."""
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=target, args=(child, *args))
-    process.start()
+def server_process(serve: Serve, *args: Any) -> Iterator[Any]:
+    """Run serve(conn, *args) in a spawned child and yield what it sends first (its fixture,
+    or the exception it failed with, raised here). On exit the child is stopped."""
+    process, conn = spawn_child(serve, *args)
     try:
-        fixture = parent.recv()
+        fixture = conn.recv()
         if isinstance(fixture, BaseException):
             raise fixture
         yield fixture
     finally:
-        if process.is_alive():
-            parent.send("stop")
-        process.join(timeout=15)
+        stop_child(process, conn)
 
 
-def serve_in_child(conn: Connection, serve: Coroutine[Any, Any, None]) -> None:
-    """The child's body: run serve, which sends its fixture on conn then awaits
-    until_stopped(conn); a failure is sent to the parent instead of leaving it waiting."""
+@asynccontextmanager
+async def started_forestd(
+    database_url: str, nats_url: str | None, attach: Callable[[Any], object] | None = None
+) -> AsyncIterator[Any]:
+    """A started ForestServer on database_url and nats_url, with attach(server) before the
+    start (its components: coordinator and runner, or the event feed), listening on a free
+    loopback port; its start-up heap frozen as in production; stopped on exit."""
+    from forestd.config import ForestSettings
+    from forestd.server import ForestServer
+
+    server = ForestServer(
+        ForestSettings(
+            database_url=database_url,
+            grpc_address="127.0.0.1:0",
+            nats_url=nats_url,
+            service_token=SERVICE_TOKEN,
+        )
+    )
+    if attach is not None:
+        attach(server)
+    await server.start()
+    gc.freeze()  # as `forest-bot forest serve` does after start-up
     try:
-        asyncio.run(serve)
-    except BaseException as exc:
-        conn.send(exc)
-        raise
+        yield server
+    finally:
+        await server.stop(grace=1)
 
 
 async def until_stopped(conn: Connection) -> None:

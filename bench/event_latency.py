@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import multiprocessing
 import os
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -32,10 +29,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from common import add_run_arguments, percentile, run_on_each_database  # noqa: E402
+import common  # noqa: E402
 
 GOAL_P99_MS = 100.0
-SERVICE_TOKEN = "bench-service-token"
 ORG = "bench"
 
 
@@ -49,7 +45,6 @@ class Fixture:
 
 
 async def _serve(conn: Connection, database_url: str, nats_url: str) -> None:
-    from forestd.config import ForestSettings
     from forestd.event_feed import attach
     from forestd.provisioning import (
         add_member,
@@ -58,20 +53,8 @@ async def _serve(conn: Connection, database_url: str, nats_url: str) -> None:
         create_token,
         create_user,
     )
-    from forestd.server import ForestServer
 
-    server = ForestServer(
-        ForestSettings(
-            database_url=database_url,
-            grpc_address="127.0.0.1:0",
-            nats_url=nats_url,
-            service_token=SERVICE_TOKEN,
-        )
-    )
-    attach(server)
-    await server.start()
-    gc.freeze()  # as `forest-bot forest serve` does after start-up
-    try:
+    async with common.started_forestd(database_url, nats_url, attach) as server:
         assert server.ctx is not None
         async with server.ctx.db.transaction() as uow:
             org = await create_organisation(uow, ORG)
@@ -80,17 +63,7 @@ async def _serve(conn: Connection, database_url: str, nats_url: str) -> None:
             await add_member(uow, org, user, "member")
             _, token = await create_token(uow, user)
         conn.send(Fixture(server.address, token))
-        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
-    finally:
-        await server.stop(grace=1)
-
-
-def _server_main(conn: Connection, database_url: str, nats_url: str) -> None:
-    try:
-        asyncio.run(_serve(conn, database_url, nats_url))
-    except BaseException as exc:  # report start-up failures to the parent instead of hanging it
-        conn.send(exc)
-        raise
+        await common.until_stopped(conn)
 
 
 # ---- the client: a second writer and the streams ------------------------------------------
@@ -181,56 +154,36 @@ async def _measure(
 
 
 def run_one(label: str, database_url: str, nats_url: str, args: argparse.Namespace) -> bool:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=_server_main, args=(child, database_url, nats_url))
-    process.start()
-    try:
-        fixture = parent.recv()
-        if isinstance(fixture, BaseException):
-            raise fixture
+    with common.server_process(_serve, database_url, nats_url) as fixture:
         result = asyncio.run(_measure(fixture, database_url, nats_url, args))
-    finally:
-        if process.is_alive():
-            parent.send("stop")
-        process.join(timeout=15)
-    ordered = sorted(result.latencies_ms)
-    p50, p90, p99 = (percentile(ordered, f) for f in (0.50, 0.90, 0.99))
-    ok = p99 < GOAL_P99_MS
-    print(
+    return common.print_figures(
         f"{label:<10} events={args.events:<5} streams={args.streams:<2} "
-        f"rate={args.events / result.produce_seconds:5.0f}/s  "
-        f"p50={p50:6.2f}ms p90={p90:6.2f}ms p99={p99:6.2f}ms max={ordered[-1]:7.2f}ms "
-        f"mean={statistics.fmean(ordered):6.2f}ms  "
+        f"rate={args.events / result.produce_seconds:5.0f}/s ",  # two spaces before p50
+        result.latencies_ms,
         f"replay {result.replayed} in {result.replay_seconds * 1000:.0f} ms "
-        f"({result.replayed / result.replay_seconds:,.0f} events/s)  "
-        f"{'OK' if ok else 'OVER'} (goal p99 < {GOAL_P99_MS:.0f} ms)",
-        flush=True,
+        f"({result.replayed / result.replay_seconds:,.0f} events/s)",
+        GOAL_P99_MS,
+        max_width=7,
+        with_load=False,
     )
-    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
+    parser = common.bench_parser(__doc__)
     parser.add_argument("--events", type=int, default=2000, help="events to time (default 2000)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed events first (default 20)")
     parser.add_argument(
         "--rate", type=float, default=200.0, help="events/s committed (default 200)"
     )
     parser.add_argument("--streams", type=int, default=4, help="open Subscribe streams (default 4)")
-    add_run_arguments(parser)
-    args = parser.parse_args(argv)
-
-
-    print(
+    args = common.parse_run_arguments(parser, argv)
+    return common.run_on_each_database(
+        run_one,
+        args,
         f"event latency: {args.events} events, one commit each at {args.rate:g}/s by a second "
         f"writer, {args.streams} Subscribe streams, real gRPC + NATS, forestd in its own "
         f"process, {os.cpu_count()} CPUs",
-        flush=True,
     )
-    return run_on_each_database(run_one, args)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import sys
 import time
@@ -31,18 +30,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from common import (  # noqa: E402
-    add_run_arguments,
-    latency_figures,
-    run_on_each_database,
-    serve_in_child,
-    server_process,
-    until_stopped,
-)
+import common  # noqa: E402
 
 # The bot calls it once per refresh, i.e. after every event of the organisation.
 GOAL_P99_MS = 100.0
-SERVICE_TOKEN = "bench-service-token"
 ORG, PROJECT = "bench", "api"
 STAGES = 3  # deploy-staging -> plan-production -> deploy-production
 DEPLOY_SECONDS = 3600  # the demo deploys outlast the run: every intent stays live
@@ -165,33 +156,15 @@ async def _start_intents(server: object, token: str, intents: int) -> None:
 
 
 async def _serve(conn: Connection, database_url: str, nats_url: str, intents: int) -> None:
-    from forestd.config import ForestSettings
     from forestd.runner import attach
-    from forestd.server import ForestServer
     from forestd.services.releases import MAX_INTENTS
 
-    server = ForestServer(
-        ForestSettings(
-            database_url=database_url,
-            grpc_address="127.0.0.1:0",
-            nats_url=nats_url,
-            service_token=SERVICE_TOKEN,
-        )
-    )
-    attach(server)  # the coordinator and runner, as `forest serve` runs them
-    await server.start()
-    gc.freeze()  # as `forest-bot forest serve` does after start-up
-    try:
+    # with the coordinator and runner, as `forest serve` runs them
+    async with common.started_forestd(database_url, nats_url, attach) as server:
         token = await _provision(server)
         await _start_intents(server, token, intents)
         conn.send(Fixture(server.address, token, min(intents, MAX_INTENTS)))
-        await until_stopped(conn)
-    finally:
-        await server.stop(grace=1)
-
-
-def _server_main(conn: Connection, database_url: str, nats_url: str, intents: int) -> None:
-    serve_in_child(conn, _serve(conn, database_url, nats_url, intents))
+        await common.until_stopped(conn)
 
 
 # ---- the client --------------------------------------------------------------------------
@@ -242,25 +215,19 @@ async def _read_latencies(fixture: Fixture, calls: int, warmup: int) -> Result:
 
 
 def run_one(label: str, database_url: str, nats_url: str, args: argparse.Namespace) -> bool:
-    with server_process(_server_main, database_url, nats_url, args.intents) as fixture:
+    with common.server_process(_serve, database_url, nats_url, args.intents) as fixture:
         result = asyncio.run(_read_latencies(fixture, args.calls, args.warmup))
-    figures, p99 = latency_figures(result.latencies_ms)
-    ok = p99 < GOAL_P99_MS
-    print(
-        f"{label:<10} calls={args.calls:<5} intents={fixture.expected}/{args.intents:<4} "
-        f"{figures}  {args.calls / result.seconds:5.0f} calls/s  "
-        f"{result.response_bytes / 1024:5.1f} KiB each  "
-        f"{'OK' if ok else 'OVER'} (goal p99 < {GOAL_P99_MS:.0f} ms)  "
-        f"load {os.getloadavg()[0]:.1f}",
-        flush=True,
+    return common.print_figures(
+        f"{label:<10} calls={args.calls:<5} intents={fixture.expected}/{args.intents:<4}",
+        result.latencies_ms,
+        f"{args.calls / result.seconds:5.0f} calls/s  "
+        f"{result.response_bytes / 1024:5.1f} KiB each",
+        GOAL_P99_MS,
     )
-    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
+    parser = common.bench_parser(__doc__)
     parser.add_argument(
         "--intents",
         type=int,
@@ -269,18 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--calls", type=int, default=500, help="calls to time (default 500)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed calls first (default 20)")
-    add_run_arguments(parser)
-    args = parser.parse_args(argv)
+    args = common.parse_run_arguments(parser, argv)
     if args.intents < 1 or args.calls < 1:
         parser.error("--intents and --calls must be at least 1")
-
-    print(
+    return common.run_on_each_database(
+        run_one,
+        args,
         f"release states latency: {args.calls} GetReleaseIntentStates calls one at a time, "
         f"{args.intents} live intents of a 3-stage pipeline, real gRPC + NATS, forestd in its "
         f"own process with the coordinator and runner, {os.cpu_count()} CPUs",
-        flush=True,
     )
-    return run_on_each_database(run_one, args)
 
 
 if __name__ == "__main__":

@@ -34,20 +34,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from common import percentile  # noqa: E402
+import common  # noqa: E402
 
 GOAL_ACK_P99_MS = 100.0
 SIGNING_SECRET = "bench-sandbox-signing-secret"
@@ -61,29 +60,7 @@ def _golden() -> dict[str, Any]:
     return json.loads(GOLDEN.read_text(encoding="utf-8"))
 
 
-def _figures(latencies_ms: list[float]) -> tuple[str, float]:
-    ordered = sorted(latencies_ms)
-    p50, p90, p99 = (percentile(ordered, f) for f in (0.50, 0.90, 0.99))
-    return (
-        f"p50={p50:6.2f}ms p90={p90:6.2f}ms p99={p99:6.2f}ms max={ordered[-1]:6.2f}ms "
-        f"mean={statistics.fmean(ordered):6.2f}ms",
-        p99,
-    )
-
-
-def _load() -> str:
-    return f"load {os.getloadavg()[0]:.1f}"
-
-
 # ---- the bot: a child process ---------------------------------------------------------------
-
-
-def _bot_main(conn: Connection, api_url: str, bot_token: str, inline: bool) -> None:
-    try:
-        asyncio.run(_bot(conn, api_url, bot_token, inline))
-    except BaseException as exc:
-        conn.send(exc)
-        raise
 
 
 async def _bot(conn: Connection, api_url: str, bot_token: str, inline: bool) -> None:
@@ -158,28 +135,28 @@ class Bot:
     """The child process, driven over a pipe without blocking this event loop."""
 
     def __init__(self, api_url: str, bot_token: str, inline: bool) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._process = ctx.Process(target=_bot_main, args=(child, api_url, bot_token, inline))
+        self._args = (api_url, bot_token, inline)
+        self._child: tuple[BaseProcess, Connection] | None = None
 
     async def _recv(self) -> Any:
-        answer = await asyncio.get_running_loop().run_in_executor(None, self._conn.recv)
+        assert self._child is not None
+        answer = await asyncio.get_running_loop().run_in_executor(None, self._child[1].recv)
         if isinstance(answer, BaseException):
             raise answer
         return answer
 
     async def start(self) -> str:
-        self._process.start()
+        self._child = common.spawn_child(_bot, *self._args)
         return str(await self._recv())
 
     async def ask(self, *command: Any) -> Any:
-        self._conn.send(command)
+        assert self._child is not None
+        self._child[1].send(command)
         return await self._recv()
 
     def stop(self) -> None:
-        if self._process.is_alive():
-            self._conn.send("stop")
-        self._process.join(timeout=15)
+        if self._child is not None:
+            common.stop_child(*self._child)
 
 
 async def _rate_limits_off(base_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -267,12 +244,14 @@ async def run(args: argparse.Namespace) -> bool:
             latencies, elapsed, failed = await bot.ask(
                 "updates", channel, ts, args.updates, args.warmup
             )
-            figures, _ = _figures(latencies)
-            edits = sandbox.workspace.message(channel, ts).edit_count
+            figures, _ = common.latency_figures(latencies)
+            message = sandbox.workspace.message(channel, ts)
+            assert message is not None, "the bench's message vanished from the sandbox"
+            edits = message.edit_count
             print(
                 f"chat.update        n={len(latencies):<5} {figures}  "
                 f"{len(latencies) / elapsed:6.0f} updates/s  failed={failed}  "
-                f"edits={edits}  (no goal)  {_load()}",
+                f"edits={edits}  (no goal)  {common.load()}",
                 flush=True,
             )
             ok = ok and failed == 0
@@ -280,11 +259,11 @@ async def run(args: argparse.Namespace) -> bool:
             acks, _, failures = await _clicks(
                 sandbox, channel, ts, ACK_ONLY, args.clicks, args.warmup, False
             )
-            figures, p99 = _figures(acks)
+            figures, p99 = common.latency_figures(acks)
             met = p99 < GOAL_ACK_P99_MS and not failures
             print(
                 f"click -> ack       n={len(acks):<5} {figures}  failed={len(failures)}  "
-                f"{'OK' if met else 'OVER'} (goal p99 < {GOAL_ACK_P99_MS:.0f} ms)  {_load()}",
+                f"{common.verdict(met, GOAL_ACK_P99_MS)}  {common.load()}",
                 flush=True,
             )
             ok = ok and met
@@ -292,17 +271,17 @@ async def run(args: argparse.Namespace) -> bool:
             acks, visible, failures = await _clicks(
                 sandbox, channel, ts, ACK_THEN_UPDATE, args.clicks, args.warmup, True
             )
-            figures, _ = _figures(acks)
+            figures, _ = common.latency_figures(acks)
             print(
                 f"click -> ack (+update listener) n={len(acks):<5} {figures}  "
-                f"failed={len(failures)}  {_load()}",
+                f"failed={len(failures)}  {common.load()}",
                 flush=True,
             )
             if visible:
-                figures, _ = _figures(visible)
+                figures, _ = common.latency_figures(visible)
                 print(
                     f"click -> update in workspace n={len(visible):<5} {figures}  "
-                    f"(no goal)  {_load()}",
+                    f"(no goal)  {common.load()}",
                     flush=True,
                 )
             if failures:
@@ -314,9 +293,7 @@ async def run(args: argparse.Namespace) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
+    parser = common.bench_parser(__doc__)
     parser.add_argument("--updates", type=int, default=1000,
                         help="chat.update calls to time (default 1000)")
     parser.add_argument("--clicks", type=int, default=300,

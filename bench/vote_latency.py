@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import multiprocessing
 import os
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -29,10 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from common import add_run_arguments, percentile, run_on_each_database  # noqa: E402
+import common  # noqa: E402
 
 GOAL_P99_MS = 20.0
-SERVICE_TOKEN = "bench-service-token"
 
 
 @dataclass
@@ -99,43 +95,14 @@ async def _serve(
     intents: int,
     coordinator: bool,
 ) -> None:
-    from forestd.config import ForestSettings
     from forestd.runner import attach
-    from forestd.server import ForestServer
 
-    server = ForestServer(
-        ForestSettings(
-            database_url=database_url,
-            grpc_address="127.0.0.1:0",
-            nats_url=nats_url,
-            service_token=SERVICE_TOKEN,
-        )
-    )
-    if coordinator:
-        attach(server)  # the coordinator and runner, as `forest serve` runs them
-    await server.start()
-    gc.freeze()  # as `forest-bot forest serve` does after start-up
-    try:
+    # with the coordinator and runner, as `forest serve` runs them, unless --no-coordinator
+    components = attach if coordinator else None
+    async with common.started_forestd(database_url, nats_url, components) as server:
         tokens, intent_ids = await _provision(server, voters, intents)
         conn.send(Fixture(server.address, tokens, intent_ids))
-        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
-    finally:
-        await server.stop(grace=1)
-
-
-def _server_main(
-    conn: Connection,
-    database_url: str,
-    nats_url: str | None,
-    voters: int,
-    intents: int,
-    coordinator: bool,
-) -> None:
-    try:
-        asyncio.run(_serve(conn, database_url, nats_url, voters, intents, coordinator))
-    except BaseException as exc:  # report start-up failures to the parent instead of hanging it
-        conn.send(exc)
-        raise
+        await common.until_stopped(conn)
 
 
 # ---- the client --------------------------------------------------------------------------
@@ -195,44 +162,25 @@ async def _vote_latencies(
 
 
 def run_one(label: str, database_url: str, nats_url: str | None, args: argparse.Namespace) -> bool:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(
-        target=_server_main,
-        args=(child, database_url, nats_url, args.voters, args.intents, not args.no_coordinator),
-    )
-    process.start()
-    try:
-        fixture = parent.recv()
-        if isinstance(fixture, BaseException):
-            raise fixture
+    coordinator = not args.no_coordinator
+    with common.server_process(
+        _serve, database_url, nats_url, args.voters, args.intents, coordinator
+    ) as fixture:
         started = time.perf_counter()
         latencies = asyncio.run(
             _vote_latencies(fixture, args.votes, args.warmup, args.concurrency, args.pace)
         )
         elapsed = time.perf_counter() - started
-    finally:
-        if process.is_alive():
-            parent.send("stop")
-        process.join(timeout=15)
-    ordered = sorted(latencies)
-    p50, p90, p99 = (percentile(ordered, f) for f in (0.50, 0.90, 0.99))
-    ok = p99 < GOAL_P99_MS
-    print(
-        f"{label:<10} votes={len(ordered):<5} conc={args.concurrency:<2} "
-        f"p50={p50:6.2f}ms p90={p90:6.2f}ms p99={p99:6.2f}ms max={ordered[-1]:6.2f}ms "
-        f"mean={statistics.fmean(ordered):6.2f}ms  {len(ordered) / elapsed:6.0f} votes/s  "
-        f"{'OK' if ok else 'OVER'} (goal p99 < {GOAL_P99_MS:.0f} ms)  "
-        f"load {os.getloadavg()[0]:.1f}",
-        flush=True,
+    return common.print_figures(
+        f"{label:<10} votes={len(latencies):<5} conc={args.concurrency:<2}",
+        latencies,
+        f"{len(latencies) / elapsed:6.0f} votes/s",
+        GOAL_P99_MS,
     )
-    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
+    parser = common.bench_parser(__doc__)
     parser.add_argument("--votes", type=int, default=500, help="votes to time (default 500)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed votes first (default 20)")
     parser.add_argument("--voters", type=int, default=4, help="users taking turns (default 4)")
@@ -249,18 +197,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="serve without the coordinator and runner (votes alone)",
     )
-    add_run_arguments(parser)
-    args = parser.parse_args(argv)
-
-
-    print(
+    args = common.parse_run_arguments(parser, argv)
+    return common.run_on_each_database(
+        run_one,
+        args,
         f"vote latency: {args.votes} sequential-per-worker votes by {args.voters} users over "
         f"{args.intents} intents, real gRPC + NATS, forestd in its own process, "
         f"{'' if args.no_coordinator else 'with the coordinator, '}"
         f"pace {args.pace:g} ms, {os.cpu_count()} CPUs",
-        flush=True,
     )
-    return run_on_each_database(run_one, args)
 
 
 if __name__ == "__main__":
