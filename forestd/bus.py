@@ -52,7 +52,8 @@ class Bus:
             log.warning("NATS error: %s", exc)
 
         async def _disconnected() -> None:
-            log.warning("NATS disconnected; reconnecting")
+            if self._nc is not None and not self._nc.is_draining and not self._nc.is_closed:
+                log.warning("NATS disconnected; reconnecting")
 
         async def _reconnected() -> None:
             log.info("NATS reconnected")
