@@ -57,3 +57,12 @@ async def project_from_request(
     if row is None:
         raise NotFound(f"project {project.organisation}/{project.project} does not exist")
     return org, row
+
+
+async def member_project(
+    session: AsyncSession, actor: Actor, project_msg: releases_pb2.Project
+) -> tuple[Organisation, Project]:
+    """The named organisation and project, when the actor is a member (or the service)."""
+    org, project = await project_from_request(session, project_msg)
+    await require_member(session, actor, org)
+    return org, project

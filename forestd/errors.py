@@ -55,6 +55,13 @@ def parse_uuid(value: str, field: str) -> str:
         raise InvalidArgument(f"{field} must be a UUID, got {value!r}") from None
 
 
+def bounded(value: str, field: str, limit: int) -> str:
+    """value, or INVALID_ARGUMENT when it is longer than its column or limit allows."""
+    if len(value) > limit:
+        raise InvalidArgument(f"{field} is too long: {len(value)} characters, at most {limit}")
+    return value
+
+
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
 
 

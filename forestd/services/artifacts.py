@@ -17,10 +17,10 @@ from sqlalchemy import select
 from forest.v1 import releases_pb2
 
 from ..auth import current_actor
-from ..authz import project_from_request, require_member
+from ..authz import member_project, require_member
 from ..db.models import Artifact, Organisation, Project
 from ..db.types import rfc3339
-from ..errors import AlreadyExists, InvalidArgument, NotFound, parse_uuid, rpc
+from ..errors import AlreadyExists, InvalidArgument, NotFound, bounded, parse_uuid, rpc
 from ..uow import Database
 
 MAX_LISTED = 100  # GetArtifactsByProject: the newest this many
@@ -32,24 +32,18 @@ CONTEXT_FIELDS = ("description", "web", "pr")
 REF_FIELDS = ("version", "repo_url")
 
 
-def _bounded(value: str, field: str, limit: int) -> str:
-    if len(value) > limit:
-        raise InvalidArgument(f"{field} is longer than {limit} characters")
-    return value
-
-
 def _annotation(request: releases_pb2.AnnotateReleaseRequest) -> dict[str, Any]:
     """What the artifacts table has no column for, kept as given."""
     def present(message: Any, fields: tuple[str, ...], prefix: str) -> dict[str, str]:
         return {
-            name: _bounded(getattr(message, name), f"{prefix}.{name}", MAX_TEXT)
+            name: bounded(getattr(message, name), f"{prefix}.{name}", MAX_TEXT)
             for name in fields
             if message.HasField(name)
         }
 
     for key, value in request.metadata.items():
-        _bounded(key, "metadata key", 200)
-        _bounded(value, f"metadata[{key!r}]", MAX_TEXT)
+        bounded(key, "metadata key", 200)
+        bounded(value, f"metadata[{key!r}]", MAX_TEXT)
     return {
         "metadata": dict(request.metadata),
         "source": present(request.source, SOURCE_FIELDS, "source"),
@@ -91,21 +85,20 @@ class ArtifactRpcs:
     ) -> releases_pb2.AnnotateReleaseResponse:
         actor = current_actor()
         ref = request.ref
-        sha = _bounded(ref.commit_sha.strip(), "ref.commit_sha", MAX_SHA)
+        sha = bounded(ref.commit_sha.strip(), "ref.commit_sha", MAX_SHA)
         if not sha:
             raise InvalidArgument("ref.commit_sha is required")
-        branch = _bounded(ref.branch, "ref.branch", MAX_BRANCH) if ref.HasField("branch") else None
+        branch = bounded(ref.branch, "ref.branch", MAX_BRANCH) if ref.HasField("branch") else None
         message = (
-            _bounded(ref.commit_message, "ref.commit_message", MAX_TEXT)
+            bounded(ref.commit_message, "ref.commit_message", MAX_TEXT)
             if ref.HasField("commit_message")
             else None
         )
-        title = _bounded(request.context.title, "context.title", MAX_TEXT)
+        title = bounded(request.context.title, "context.title", MAX_TEXT)
         annotation = _annotation(request)
         async with self._db.transaction() as uow:
             session = uow.session
-            org, project = await project_from_request(session, request.project)
-            await require_member(session, actor, org)
+            org, project = await member_project(session, actor, request.project)
             artifact = Artifact(
                 project_id=project.id,
                 slug=f"{project.name}-{sha[:8]}-{secrets.token_hex(3)}",
@@ -164,8 +157,7 @@ class ArtifactRpcs:
     ) -> releases_pb2.GetArtifactsByProjectResponse:
         actor = current_actor()
         async with self._db.read() as session:
-            org, project = await project_from_request(session, request.project)
-            await require_member(session, actor, org)
+            org, project = await member_project(session, actor, request.project)
             artifacts = await session.scalars(
                 select(Artifact)
                 .where(Artifact.project_id == project.id)

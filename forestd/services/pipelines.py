@@ -19,10 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from forest.v1 import release_pipelines_pb2 as pipelines_pb2
 from forest.v1 import release_pipelines_pb2_grpc as pipelines_pb2_grpc
-from forest.v1 import releases_pb2
 
 from ..auth import current_actor
-from ..authz import project_from_request, require_member
+from ..authz import member_project
 from ..context import ServiceContext
 from ..db.models import Organisation, Project, ReleasePipeline
 from ..db.types import rfc3339, utcnow
@@ -192,7 +191,7 @@ class ReleasePipelineService(pipelines_pb2_grpc.ReleasePipelineServiceServicer):
         name = _pipeline_name(request.name)
         validate_stages(request.stages)
         async with self._db.transaction() as uow:
-            org, project = await _member_project(uow.session, request.project)
+            org, project = await member_project(uow.session, current_actor(), request.project)
             if await _find(uow.session, project, name) is not None:
                 raise AlreadyExists(
                     f"pipeline {name!r} already exists in {org.name}/{project.name}"
@@ -220,7 +219,7 @@ class ReleasePipelineService(pipelines_pb2_grpc.ReleasePipelineServiceServicer):
         elif request.stages:
             raise InvalidArgument("stages were given without update_stages: set it to replace them")
         async with self._db.transaction() as uow:
-            org, project = await _member_project(uow.session, request.project)
+            org, project = await member_project(uow.session, current_actor(), request.project)
             row = await _find(uow.session, project, name)
             if row is None:
                 raise NotFound(f"pipeline {name!r} does not exist in {org.name}/{project.name}")
@@ -241,7 +240,7 @@ class ReleasePipelineService(pipelines_pb2_grpc.ReleasePipelineServiceServicer):
     ) -> pipelines_pb2.DeleteReleasePipelineResponse:
         name = _pipeline_name(request.name)
         async with self._db.transaction() as uow:
-            org, project = await _member_project(uow.session, request.project)
+            org, project = await member_project(uow.session, current_actor(), request.project)
             row = await _find(uow.session, project, name)
             if row is None:
                 raise NotFound(f"pipeline {name!r} does not exist in {org.name}/{project.name}")
@@ -256,7 +255,7 @@ class ReleasePipelineService(pipelines_pb2_grpc.ReleasePipelineServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> pipelines_pb2.ListReleasePipelinesResponse:
         async with self._db.read() as session:
-            _, project = await _member_project(session, request.project)
+            _, project = await member_project(session, current_actor(), request.project)
             rows = (
                 await session.scalars(
                     select(ReleasePipeline)
@@ -267,14 +266,6 @@ class ReleasePipelineService(pipelines_pb2_grpc.ReleasePipelineServiceServicer):
             return pipelines_pb2.ListReleasePipelinesResponse(
                 pipelines=[pipeline_message(r) for r in rows]
             )
-
-
-async def _member_project(
-    session: AsyncSession, project_msg: releases_pb2.Project
-) -> tuple[Organisation, Project]:
-    org, project = await project_from_request(session, project_msg)
-    await require_member(session, current_actor(), org)
-    return org, project
 
 
 async def _find(session: AsyncSession, project: Project, name: str) -> ReleasePipeline | None:

@@ -27,7 +27,7 @@ from forest.v1 import policies_pb2, policies_pb2_grpc, releases_pb2
 
 from .. import policy_engine as engine
 from ..auth import Actor, current_actor
-from ..authz import project_from_request, require_member
+from ..authz import member_project
 from ..bus import INTENT_EVALUATE
 from ..context import ServiceContext
 from ..db.models import (
@@ -45,6 +45,7 @@ from ..errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    bounded,
     parse_uuid,
     rpc,
 )
@@ -80,7 +81,7 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
                 f"the config given ({field})"
             )
         async with self._db.transaction() as uow:
-            org, project = await _member_project(uow.session, request.project)
+            org, project = await member_project(uow.session, current_actor(), request.project)
             taken = f"policy {name!r} already exists in {_label(org, project)}"
             if await _find_policy(uow.session, project, name) is not None:
                 raise AlreadyExists(taken)
@@ -100,7 +101,7 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
         name = _policy_name(request.name)
         config = _validated_config(request) if request.WhichOneof("config") else None
         async with self._db.transaction() as uow:
-            org, project = await _member_project(uow.session, request.project)
+            org, project = await member_project(uow.session, current_actor(), request.project)
             policy = await _require_policy(uow.session, org, project, name)
             if config is not None:
                 replacement = engine.policy_row(project.id, name, config)
@@ -127,7 +128,7 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
     ) -> policies_pb2.DeletePolicyResponse:
         name = _policy_name(request.name)
         async with self._db.transaction() as uow:
-            org, project = await _member_project(uow.session, request.project)
+            org, project = await member_project(uow.session, current_actor(), request.project)
             policy = await _require_policy(uow.session, org, project, name)
             if policy.policy_type == engine.APPROVAL:
                 await _keep_votes(uow.session, policy)
@@ -142,7 +143,7 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
         self, request: policies_pb2.ListPoliciesRequest, context: grpc.aio.ServicerContext
     ) -> policies_pb2.ListPoliciesResponse:
         async with self._db.read() as session:
-            _, project = await _member_project(session, request.project)
+            _, project = await member_project(session, current_actor(), request.project)
             rows = await session.scalars(
                 select(Policy)
                 .where(Policy.project_id == project.id)
@@ -165,7 +166,7 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
             else None
         )
         async with self._db.read() as session:
-            org, project = await _member_project(session, request.project)
+            org, project = await member_project(session, current_actor(), request.project)
             intent = await _project_intent(session, org, project, intent_id) if intent_id else None
             return await engine.evaluate_environment(
                 session,
@@ -186,7 +187,7 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
         intent_id = parse_uuid(request.release_intent_id, "release_intent_id")
         environment = _environment(request.target_environment)
         async with self._db.read() as session:
-            org, project = await _member_project(session, request.project)
+            org, project = await member_project(session, current_actor(), request.project)
             intent = await _project_intent(session, org, project, intent_id)
             state = await engine.approval_state(session, intent.id, environment)
             return policies_pb2.GetExternalApprovalStateResponse(state=state)
@@ -289,9 +290,7 @@ def _label(org: Organisation, project: Project) -> str:
 
 
 def _bounded(value: str, field: str, limit: int = MAX_NAME) -> str:
-    if len(value) > limit:
-        raise InvalidArgument(f"{field} is too long: {len(value)} characters, at most {limit}")
-    return value
+    return bounded(value, field, limit)
 
 
 def _policy_name(name: str) -> str:
@@ -339,14 +338,6 @@ def _validated_config(request: ConfigRequest) -> engine.ConfigMessage:
             f"external_approval.required_approvals must be >= 1, got {config.required_approvals}"
         )
     return config
-
-
-async def _member_project(
-    session: AsyncSession, project_msg: releases_pb2.Project
-) -> tuple[Organisation, Project]:
-    org, project = await project_from_request(session, project_msg)
-    await require_member(session, current_actor(), org)
-    return org, project
 
 
 async def _find_policy(session: AsyncSession, project: Project, name: str) -> Policy | None:
