@@ -347,7 +347,8 @@ async def test_listing_fifty_live_intents_returns_each_with_stages_and_steps(
     await create_pipeline(rpc, world)
     await configure_destinations(rpc.db, world, deploy_seconds=60)  # they stay live
     ids = [await release(rpc, world) for _ in range(50)]
-    await wait_for(rpc, world, ids[-1], stage_is("deploy-staging", ACTIVE))
+    for intent_id in ids:  # the coordinator starts them in no particular order
+        await wait_for(rpc, world, intent_id, stage_is("deploy-staging", ACTIVE))
     request = releases_pb2.GetReleaseIntentStatesRequest(organisation="acme", project="api")
     response = await rpc.releases.GetReleaseIntentStates(request, metadata=world.auth("bob"))
     assert [i.release_intent_id for i in response.release_intents] == ids[::-1]
