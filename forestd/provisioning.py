@@ -1,4 +1,4 @@
-"""Creating organisations, users, tokens, projects and destinations (seed-demo, tests, CLI).
+"""Creating organisations, users, tokens, projects, destinations and artifacts.
 
 Each function works inside a caller's UnitOfWork so several steps commit together.
 """
@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from .auth import hash_token
 from .db.models import (
+    Artifact,
     Destination,
     Organisation,
     OrganisationMember,
@@ -120,3 +121,45 @@ async def create_destination(
         metadata={"name": name, "environment": environment},
     )
     return destination
+
+
+async def create_artifact(
+    uow: UnitOfWork,
+    organisation: Organisation,
+    project: Project,
+    *,
+    commit_sha: str,
+    branch: str | None,
+    commit_message: str | None,
+    title: str = "",
+    source_user_id: str | None = None,
+    annotation: dict | None = None,
+    artifact_id: str | None = None,
+) -> Artifact:
+    """A build of a commit, ready for `Release`; title defaults to the message's first line.
+
+    `artifact_id`: an id the client chose (the caller checks it is free); otherwise a new one.
+    """
+    artifact = Artifact(
+        project_id=project.id,
+        slug=f"{project.name}-{commit_sha[:8]}-{secrets.token_hex(3)}",
+        commit_sha=commit_sha,
+        branch=branch,
+        commit_message=commit_message,
+        title=title or (commit_message or "").split("\n", 1)[0],
+        source_user_id=source_user_id,
+        annotation=dict(annotation or {}),
+    )
+    if artifact_id is not None:
+        artifact.id = artifact_id
+    uow.session.add(artifact)
+    await uow.session.flush()
+    uow.record_event(
+        organisation.name,
+        "artifact",
+        "created",
+        artifact.id,
+        project=project.name,
+        metadata={"slug": artifact.slug, "commit_sha": commit_sha, "branch": branch or ""},
+    )
+    return artifact

@@ -18,11 +18,12 @@ from typing import Any
 
 from forest.v1 import policies_pb2
 
-from .db.models import Artifact, ReleasePipeline
+from .db.models import ReleasePipeline
 from .errors import AlreadyExists
 from .policy_engine import ConfigMessage, policy_row
 from .provisioning import (
     add_member,
+    create_artifact,
     create_destination,
     create_organisation,
     create_project,
@@ -117,17 +118,15 @@ async def seed_demo(
                 await create_destination(uow, org, name, environment, kind="demo", config=config)
                 seed.destinations[environment] = name
             for branch, (sha, message) in ARTIFACTS.items():
-                artifact = Artifact(
-                    project_id=project.id,
-                    slug=f"{PROJECT}-{branch.replace('/', '-')}-{sha[:8]}",
+                artifact = await create_artifact(
+                    uow,
+                    org,
+                    project,
                     commit_sha=sha,
                     branch=branch,
                     commit_message=message,
-                    title=message,
                     source_user_id=seed.user_ids["bob"],
                 )
-                uow.session.add(artifact)
-                await uow.session.flush()
                 seed.artifacts[branch] = artifact.id
             pipeline = ReleasePipeline(project_id=project.id, name=PIPELINE, stages=STAGES)
             uow.session.add(pipeline)

@@ -10,7 +10,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from .auth import AuthInterceptor, TokenResolver
-from .bus import Bus, BusUnavailable
+from .bus import Bus
 from .config import ForestSettings
 from .context import ServiceContext
 from .db.engine import make_engine
@@ -35,6 +35,7 @@ class ForestServer:
         self.ctx: ServiceContext | None = None
         self.port: int | None = None
         self.components: list[Component] = []
+        self._started: list[Component] = []
         self._server: grpc.aio.Server | None = None
         self._health: health.aio.HealthServicer | None = None
 
@@ -44,26 +45,31 @@ class ForestServer:
         return f"{host}:{self.port}"
 
     async def start(self) -> int:
+        """Migrate, connect, serve, start the components; on any failure undo what was done."""
         settings = self.settings
         engine = make_engine(settings.database_url)
-        if settings.run_migrations:
-            await upgrade_head(engine)
         bus = Bus()
-        if settings.nats_url:
-            try:
-                await bus.connect(settings.nats_url)
-            except BusUnavailable:
-                await engine.dispose()
-                raise
-        db = Database(engine, bus)
-        self.ctx = ctx = ServiceContext(settings=settings, db=db, bus=bus)
+        self.ctx = ServiceContext(settings=settings, db=Database(engine, bus), bus=bus)
+        try:
+            await self._start(self.ctx)
+        except BaseException:
+            await self.stop(grace=0)
+            raise
+        assert self.port is not None
+        return self.port
 
+    async def _start(self, ctx: ServiceContext) -> None:
+        settings = self.settings
+        if settings.run_migrations:
+            await upgrade_head(ctx.db.engine)
+        if settings.nats_url:
+            await ctx.bus.connect(settings.nats_url)
         options = [
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
         ]
         server = grpc.aio.server(
-            interceptors=[AuthInterceptor(TokenResolver(db, settings.service_token))],
+            interceptors=[AuthInterceptor(TokenResolver(ctx.db, settings.service_token))],
             options=options,
         )
         names = register_all(server, ctx)
@@ -84,12 +90,12 @@ class ForestServer:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         for component in self.components:
             await component.start()
+            self._started.append(component)
         log.info("forestd serving %s on %s", ", ".join(names) or "nothing", self.address)
-        return self.port
 
     async def stop(self, grace: float = 5.0) -> None:
-        for component in reversed(self.components):
-            await component.stop()
+        while self._started:
+            await self._started.pop().stop()
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         if self._server is not None:

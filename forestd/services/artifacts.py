@@ -8,7 +8,6 @@ project's organisation; the server sets `source.user_id` to the caller. Forest's
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import grpc
@@ -21,6 +20,7 @@ from ..authz import member_project, require_member
 from ..db.models import Artifact, Organisation, Project
 from ..db.types import rfc3339
 from ..errors import AlreadyExists, InvalidArgument, NotFound, bounded, parse_uuid, rpc
+from ..provisioning import create_artifact
 from ..uow import Database
 
 MAX_LISTED = 100  # GetArtifactsByProject: the newest this many
@@ -99,29 +99,22 @@ class ArtifactRpcs:
         async with self._db.transaction() as uow:
             session = uow.session
             org, project = await member_project(session, actor, request.project)
-            artifact = Artifact(
-                project_id=project.id,
-                slug=f"{project.name}-{sha[:8]}-{secrets.token_hex(3)}",
+            artifact_id = None
+            if request.artifact_id:
+                artifact_id = parse_uuid(request.artifact_id, "artifact_id")
+                if await session.get(Artifact, artifact_id) is not None:
+                    raise AlreadyExists(f"artifact {artifact_id} already exists")
+            artifact = await create_artifact(
+                uow,
+                org,
+                project,
                 commit_sha=sha,
                 branch=branch,
                 commit_message=message,
-                title=title or (message or "").split("\n", 1)[0],
+                title=title,
                 source_user_id=actor.id if actor.is_user else None,
                 annotation=annotation,
-            )
-            if request.artifact_id:
-                artifact.id = parse_uuid(request.artifact_id, "artifact_id")
-                if await session.get(Artifact, artifact.id) is not None:
-                    raise AlreadyExists(f"artifact {artifact.id} already exists")
-            session.add(artifact)
-            await session.flush()
-            uow.record_event(
-                org.name,
-                "artifact",
-                "created",
-                artifact.id,
-                project=project.name,
-                metadata={"slug": artifact.slug, "commit_sha": sha, "branch": branch or ""},
+                artifact_id=artifact_id,
             )
             return releases_pb2.AnnotateReleaseResponse(
                 artifact=artifact_message(artifact, org.name, project.name)
