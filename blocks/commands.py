@@ -17,8 +17,8 @@ BLOCK_LIST = "forest.list.v1"
 BLOCK_PENDING = "forest.pending.v1"  # + ".{n}"
 BLOCK_PENDING_MORE = "forest.pending.more.v1"
 
-_SAFE_URL = re.compile(r"^https?://[^\s<>|]{1,2000}$")
-_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,30}$")
+_SAFE_URL = re.compile(r"https?://[^\s<>|]{1,2000}")
+_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,30}")
 
 HELP_LINES = (
     ("/forest subscribe org/project", "post this project's releases in this channel"),
@@ -44,7 +44,7 @@ def help_message() -> Message:
 
 def _subscription_line(subscription: Subscription) -> str:
     line = f"• *{esc(release_name_of(subscription), 120)}*"
-    if subscription.channel_id and _CHANNEL.match(subscription.channel_id):
+    if subscription.channel_id and _CHANNEL.fullmatch(subscription.channel_id):
         line += f" in <#{subscription.channel_id}>"
     return line
 
@@ -85,7 +85,7 @@ def pending_line(item: PendingItem) -> str:
 
 def pending_item_block(item: PendingItem, n: int) -> Block:
     accessory = None
-    if item.permalink and _SAFE_URL.match(item.permalink):
+    if item.permalink and _SAFE_URL.fullmatch(item.permalink):
         accessory = button("Open", ids.ACTION_OPEN_LINK, url=item.permalink)
     return section(pending_line(item), f"{BLOCK_PENDING}.{n}", accessory=accessory)
 

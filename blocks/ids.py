@@ -51,8 +51,8 @@ _VALUE_VERSION = "r1"
 _METADATA_VERSION = "m1"
 _SEP = "|"
 _FIELD_LIMIT = 256
-_CHANNEL = re.compile(r"^[CDG][A-Z0-9]{2,30}$")
-_TS = re.compile(r"^\d{1,12}\.\d{1,9}$")
+_CHANNEL = re.compile(r"[CDG][A-Z0-9]{2,30}")
+_TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")  # not \d: it accepts any script's digits
 
 
 class MalformedPayload(ValueError):
@@ -140,9 +140,9 @@ def encode_metadata(context: ModalContext) -> str:
     """`m1|org|project|intent|environment|stage|channel|ts` for a modal's private_metadata."""
     if bool(context.channel_id) != bool(context.message_ts):
         raise ValueError("channel_id and message_ts go together")
-    if context.channel_id and not _CHANNEL.match(context.channel_id):
+    if context.channel_id and not _CHANNEL.fullmatch(context.channel_id):
         raise ValueError(f"not a Slack channel id: {context.channel_id!r}")
-    if context.message_ts and not _TS.match(context.message_ts):
+    if context.message_ts and not _TS.fullmatch(context.message_ts):
         raise ValueError(f"not a Slack message ts: {context.message_ts!r}")
     if not (context.ref.organisation and context.ref.project and context.ref.intent_id):
         raise ValueError("organisation, project and intent id are required")
@@ -169,9 +169,9 @@ def decode_metadata(metadata: str | None) -> ModalContext:
     channel_id, message_ts = parts[6], parts[7]
     if bool(channel_id) != bool(message_ts):
         raise MalformedPayload("channel id and message ts go together")
-    if channel_id and not _CHANNEL.match(channel_id):
+    if channel_id and not _CHANNEL.fullmatch(channel_id):
         raise MalformedPayload(f"not a Slack channel id: {channel_id[:40]!r}")
-    if message_ts and not _TS.match(message_ts):
+    if message_ts and not _TS.fullmatch(message_ts):
         raise MalformedPayload(f"not a Slack message ts: {message_ts[:40]!r}")
     return ModalContext(ref=ref, channel_id=channel_id, message_ts=message_ts)
 

@@ -21,7 +21,7 @@ from blocks.text import clip, esc, mention
 
 View = dict[str, Any]
 
-_SAFE_URL = re.compile(r"^https?://[^\s<>|]{1,2000}$")
+_SAFE_URL = re.compile(r"https?://[^\s<>|]{1,2000}")
 
 
 def _modal(
@@ -182,7 +182,7 @@ def link_account_modal(
     `origin`, when given, is the action that needed the link, so the bot can resume it.
     """
     where = "your Forest settings, under *Personal access tokens*"
-    if token_url and _SAFE_URL.match(token_url):
+    if token_url and _SAFE_URL.fullmatch(token_url):
         where = f"<{token_url}|your Forest settings> (*Personal access tokens*)"
     return _modal(
         ids.CALLBACK_LINK_ACCOUNT,

@@ -16,7 +16,7 @@ ELLIPSIS = "…"
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
 _WHITESPACE_RUN = re.compile(r"\s+")
-_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
 def clean(value: str | None, *, single_line: bool = True) -> str:
@@ -104,13 +104,13 @@ def plain(value: str | None, limit: int, *, fallback: str = "-") -> str:
 
 def mention(slack_id: str | None, username: str | None, *, limit: int = 60) -> str:
     """`<@U…>` for a linked, well-formed Slack id; otherwise the escaped Forest username."""
-    if slack_id and _SLACK_USER_ID.match(slack_id):
+    if slack_id and _SLACK_USER_ID.fullmatch(slack_id):
         return f"<@{slack_id}>"
     return esc(username, limit) or "someone"
 
 
 def is_slack_user_id(value: str | None) -> bool:
-    return bool(value and _SLACK_USER_ID.match(value))
+    return bool(value and _SLACK_USER_ID.fullmatch(value))
 
 
 def short_sha(sha: str | None) -> str:
