@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from importlib import metadata
 
 # Packages that add sub-commands. Keep it explicit: one line per package, easy to find.
-COMMAND_MODULES: tuple[str, ...] = ("sandbox.cli", "forestd.cli")
+COMMAND_MODULES: tuple[str, ...] = ("bot.run", "bot.dev", "sandbox.cli", "forestd.cli")
 
 
 def _version() -> str:
