@@ -55,6 +55,7 @@ class DevOptions:
     sweep_seconds: float = 1.0
     reconcile_seconds: float = 60.0
     rate_limits: bool = True
+    subscribe: bool = True  # #deploys follows acme/api from the start
 
 
 @dataclass
@@ -220,6 +221,8 @@ class DevSystem:
             )
         deploys = ws.channel("deploys")
         assert deploys is not None
+        if not self.options.subscribe:
+            return
         await store.subscribe(
             team, deploys.id, self.seed.organisation, self.seed.project, created_by="forest-bot dev"
         )

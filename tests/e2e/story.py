@@ -1,0 +1,43 @@
+"""Reading a release message the way a person does: its text, its buttons, its thread."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sandbox.records import Message
+from sandbox.state import Workspace
+
+
+def shown(message: Message | None) -> str:
+    """Everything the message shows, as one string (blocks and fallback text)."""
+    if message is None:
+        return ""
+    return message.text + "\n" + json.dumps(message.blocks or [], ensure_ascii=False)
+
+
+def buttons(message: Message | None) -> set[str]:
+    """The action ids of the message's buttons."""
+    found: set[str] = set()
+    for block in (message.blocks or []) if message else []:
+        if block.get("type") == "actions":
+            found |= {e.get("action_id", "") for e in block.get("elements", [])}
+        accessory: Any = block.get("accessory")
+        if isinstance(accessory, dict) and accessory.get("action_id"):
+            found.add(accessory["action_id"])
+    return found
+
+
+def release_message(ws: Workspace, channel: str = "deploys") -> Message | None:
+    return ws.last_message(channel)
+
+
+def last_ephemeral(ws: Workspace, user: str) -> str:
+    person = ws.user(user)
+    assert person is not None
+    found = ws.ephemerals_for(person.id)
+    return (found[-1].text + json.dumps(found[-1].blocks or [])) if found else ""
+
+
+def thread_text(ws: Workspace, message: Message) -> str:
+    return "\n".join(shown(r) for r in ws.replies(message.channel, message.ts))
