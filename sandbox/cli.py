@@ -10,6 +10,7 @@ import signal
 import sys
 from typing import Any
 
+from sandbox.scopes import DEFAULT_MANIFEST
 from sandbox.server import Sandbox
 from sandbox.state import App
 from sandbox.throttle import Faults, RateLimits
@@ -32,6 +33,9 @@ def register(subparsers: Any) -> None:
                         help="deliver interactions over Socket Mode (the default)")
     serve.add_argument("--bot-token", default=App.bot_token)
     serve.add_argument("--app-token", default=App.app_token)
+    serve.add_argument("--manifest", metavar="PATH", default=str(DEFAULT_MANIFEST),
+                       help="the Slack app manifest whose bot scopes the bot token gets "
+                            "(default: the repository's manifest.yml)")
     serve.add_argument("--state", metavar="FILE",
                        help="load and keep the workspace in this JSON file")
     serve.add_argument("--rate-limits", choices=("off", "slack"), default="slack",
@@ -49,8 +53,11 @@ def build(args: argparse.Namespace) -> Sandbox:
     limits = RateLimits.slack() if args.rate_limits == "slack" else RateLimits()
     faults = Faults(latency=args.latency, ratelimit_fraction=args.ratelimit_fraction,
                     error_fraction=args.error_fraction)
-    sandbox = Sandbox(host=args.host, port=args.port, app=app, state_file=args.state,
-                      rate_limits=limits, faults=faults)
+    try:
+        sandbox = Sandbox(host=args.host, port=args.port, app=app, state_file=args.state,
+                          rate_limits=limits, faults=faults, manifest=args.manifest)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--manifest: {exc}") from exc
     if args.bot_url:
         if not args.signing_secret:
             raise SystemExit("--bot-url needs --signing-secret (or $SLACK_SIGNING_SECRET)")
@@ -70,6 +77,7 @@ async def serve_command(args: argparse.Namespace) -> int:
     print(f"bot token:         {app.bot_token}")
     print(f"app token:         {app.app_token}  (Socket Mode)")
     print(f"interactions:      {mode}")
+    print(f"bot scopes:        {sandbox.scopes.header}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

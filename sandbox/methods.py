@@ -12,11 +12,25 @@ import time
 from typing import Any
 
 from blocks.limits import message_problems, view_problems
+from sandbox.scopes import CHAT_WRITE_PUBLIC, conversation_type
 from sandbox.state import Channel, File, JsonDict, Message, View, Workspace
 from sandbox.webapi import ApiError, Call, method
 
 TRIGGER_TTL_SECONDS = 3.0
 MAX_VIEW_STACK = 3
+# Slack truncates a posted message's `text` above 40,000 characters and says so in a warning
+# (changelog 2018-04 "Truncating really long messages": chat.postMessage, chat.postEphemeral,
+# response URLs); chat.update refuses `text` over 4,000 characters with msg_too_long.
+MAX_POSTED_TEXT = 40_000
+MAX_UPDATED_TEXT = 4_000
+TRUNCATED: JsonDict = {
+    "warning": "message_truncated",
+    "response_metadata": {
+        "messages": ["[WARN] Your message was truncated but still posted. "
+                     f"The `text` field accepts up to {MAX_POSTED_TEXT:,} characters."],
+        "warnings": ["message_truncated"],
+    },
+}
 
 
 # -- shared checks ----------------------------------------------------------------------------
@@ -28,16 +42,28 @@ def _problem_list(problems: list[str]) -> JsonDict:
 
 
 def check_message(text: str | None, blocks: Any) -> None:
-    """Raise the error Slack gives for this text / blocks, if any."""
+    """Raise the error Slack gives for these blocks (or a message with neither), if any.
+
+    The length of `text` is not checked here: each method applies Slack's own rule
+    (`truncate_text`, or MAX_UPDATED_TEXT for chat.update). blocks.limits keeps our builders
+    below 4,000 characters everywhere, which is stricter than Slack.
+    """
     if blocks is not None and not isinstance(blocks, list):
         raise ApiError("invalid_blocks_format")
-    problems = message_problems(text, blocks)
+    problems = [p for p in message_problems(text, blocks) if not p.startswith("msg_too_long:")]
     if not problems:
         return
-    for code in ("msg_too_long", "msg_blocks_too_long", "no_text"):
+    for code in ("msg_blocks_too_long", "no_text"):
         if any(p.startswith(f"{code}:") for p in problems):
             raise ApiError(code, **_problem_list(problems))
     raise ApiError("invalid_blocks", **_problem_list(problems))
+
+
+def truncate_text(text: str | None) -> tuple[str | None, JsonDict]:
+    """What Slack keeps of a posted message's `text`, and the warning fields to answer with."""
+    if text is None or len(text) <= MAX_POSTED_TEXT:
+        return text, {}
+    return text[:MAX_POSTED_TEXT], TRUNCATED
 
 
 def check_view(view: Any, *, kind: str | None = None) -> JsonDict:
@@ -82,10 +108,11 @@ def resolve_channel(ws: Workspace, ref: str, *, for_post: bool = False) -> Chann
     return channel
 
 
-def _require_member(ws: Workspace, channel: Channel, *, public_ok: bool) -> None:
-    if ws.app.bot_user_id in channel.members:
+def _require_member(call: Call, channel: Channel, *, public_ok: bool) -> None:
+    """The bot must be in the channel, or (with chat:write.public) it may post in a public one."""
+    if call.ws.app.bot_user_id in channel.members:
         return
-    if public_ok and ws.app.chat_write_public and not channel.is_private:
+    if public_ok and CHAT_WRITE_PUBLIC in call.grant and not channel.is_private:
         return
     raise ApiError("not_in_channel")
 
@@ -130,9 +157,10 @@ async def apps_connections_open(call: Call) -> JsonDict:
 async def chat_post_message(call: Call) -> JsonDict:
     ws, args = call.ws, call.args
     channel = resolve_channel(ws, args.req("channel"), for_post=True)
-    _require_member(ws, channel, public_ok=True)
+    _require_member(call, channel, public_ok=True)
     text, blocks = args.text("text"), args.json("blocks")
     check_message(text, blocks)
+    text, warning = truncate_text(text)
     thread_ts = args.text("thread_ts")
     if thread_ts:
         parent = ws.message(channel.id, thread_ts)
@@ -148,7 +176,8 @@ async def chat_post_message(call: Call) -> JsonDict:
         bot=True,
         reply_broadcast=bool(thread_ts) and args.flag("reply_broadcast"),
     )
-    return {"channel": channel.id, "ts": message.ts, "message": ws.message_to_api(message)}
+    return {"channel": channel.id, "ts": message.ts, "message": ws.message_to_api(message),
+            **warning}
 
 
 @method("chat.update")
@@ -163,6 +192,8 @@ async def chat_update(call: Call) -> JsonDict:
         raise ApiError("no_text")
     new_text = text if text is not None else message.text
     check_message(new_text, blocks)
+    if text is not None and len(text) > MAX_UPDATED_TEXT:
+        raise ApiError("msg_too_long")
     # Slack: text without blocks removes the old blocks; blocks without text keep the text.
     ws.update(message, new_text, fill_block_ids(blocks))
     return {
@@ -192,13 +223,14 @@ async def chat_post_ephemeral(call: Call) -> JsonDict:
         raise ApiError("user_not_found")
     if user.id not in channel.members:
         raise ApiError("user_not_in_channel")
-    _require_member(ws, channel, public_ok=True)
+    _require_member(call, channel, public_ok=True)
     text, blocks = args.text("text"), args.json("blocks")
     check_message(text, blocks)
+    text, warning = truncate_text(text)
     eph = ws.post_ephemeral(
         channel.id, user.id, text or "", fill_block_ids(blocks), thread_ts=args.text("thread_ts")
     )
-    return {"message_ts": eph.ts}
+    return {"message_ts": eph.ts, **warning}
 
 
 def permalink(base_url: str, message: Message) -> str:
@@ -326,6 +358,7 @@ async def users_lookup_by_email(call: Call) -> JsonDict:
 @method("conversations.info")
 async def conversations_info(call: Call) -> JsonDict:
     channel = resolve_channel(call.ws, call.args.req("channel"))
+    call.require_scope(conversation_type(channel))
     return {"channel": channel.to_api(call.ws.app.bot_user_id)}
 
 
@@ -353,7 +386,9 @@ async def conversations_open(call: Call) -> JsonDict:
     users = [u for u in (call.args.text("users") or "").split(",") if u]
     if call.args.text("channel"):
         channel = resolve_channel(ws, call.args.req("channel"))
+        call.require_scope(conversation_type(channel))
         return {"channel": {"id": channel.id}, "no_op": True, "already_open": True}
+    call.require_scope("im" if len(users) <= 1 else "mpim")
     if len(users) != 1:
         raise ApiError("invalid_arguments",
                        **_problem_list(["users: exactly one user (group DMs not supported)"]))
@@ -403,6 +438,7 @@ def _in_window(call: Call, messages: list[Message]) -> list[Message]:
 @method("conversations.history")
 async def conversations_history(call: Call) -> JsonDict:
     channel = resolve_channel(call.ws, call.args.req("channel"))
+    call.require_scope(conversation_type(channel))
     messages = list(reversed(_in_window(call, call.ws.top_level(channel.id))))
     return {**_cursor_page(call, messages), "pin_count": 0}
 
@@ -411,6 +447,7 @@ async def conversations_history(call: Call) -> JsonDict:
 async def conversations_replies(call: Call) -> JsonDict:
     ws = call.ws
     channel = resolve_channel(ws, call.args.req("channel"))
+    call.require_scope(conversation_type(channel))
     root = ws.message(channel.id, call.args.req("ts"))
     if root is None:
         raise ApiError("thread_not_found")
@@ -468,7 +505,7 @@ async def files_complete_upload_external(call: Call) -> JsonDict:
     comment = args.text("initial_comment") or ""
     for ref in channel_refs:
         channel = resolve_channel(ws, ref, for_post=True)
-        _require_member(ws, channel, public_ok=False)
+        _require_member(call, channel, public_ok=False)
         if thread_ts:
             parent = ws.message(channel.id, thread_ts)
             if parent is None:

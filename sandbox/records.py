@@ -21,13 +21,18 @@ class User:
     is_bot: bool = False
     tz: str = "Europe/London"
 
+    @property
+    def display_name(self) -> str:
+        """The name Slack shows for the user (`profile.display_name`), e.g. in `<@U…>` mentions."""
+        return self.name
+
     def to_api(self, team_id: str) -> JsonDict:
         """The `user` object of users.info / users.lookupByEmail."""
         profile: JsonDict = {
             "real_name": self.real_name,
-            "display_name": self.name,
+            "display_name": self.display_name,
             "real_name_normalized": self.real_name,
-            "display_name_normalized": self.name,
+            "display_name_normalized": self.display_name,
             "image_48": "",
             "team": team_id,
         }
@@ -209,5 +214,3 @@ class App:
     bot_name: str = "forest"
     bot_token: str = "xoxb-sandbox-forest"
     app_token: str = "xapp-1-sandbox-forest"
-    # With chat:write.public the bot may post in public channels it has not joined.
-    chat_write_public: bool = True

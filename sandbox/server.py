@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import sandbox.methods  # noqa: F401  (registers the Web API methods)
 from sandbox.driver import Driver
 from sandbox.respond import ResponseUrls
+from sandbox.scopes import DEFAULT_MANIFEST, Grant, manifest_bot_scopes
 from sandbox.socket_mode import SocketModeHub
 from sandbox.state import App, Workspace
 from sandbox.throttle import Faults, RateLimits
@@ -46,7 +48,10 @@ class Sandbox:
         rate_limits: RateLimits | None = None,
         faults: Faults | None = None,
         public_url: str | None = None,
+        scopes: Iterable[str] | None = None,
+        manifest: str | Path = DEFAULT_MANIFEST,
     ) -> None:
+        """`scopes` are the bot token's; by default those the app `manifest` requests."""
         self.host = host
         self.port = port
         self.state_file = Path(state_file) if state_file else None
@@ -55,12 +60,13 @@ class Sandbox:
         self.workspace = workspace or Workspace(app)
         self.rate_limits = rate_limits or RateLimits()
         self.faults = faults or Faults()
+        self.scopes = Grant.of(manifest_bot_scopes(manifest) if scopes is None else scopes)
         self._public_url = public_url
         self.socket_mode = SocketModeHub(lambda: self.base_url, lambda: self.workspace.app.app_id)
         self.socket_mode.on_change = lambda: self.workspace.changed("socket_mode")
         self.driver = Driver(lambda: self.workspace, lambda: self.base_url, self.socket_mode)
         self.uploads = Uploads(lambda: self.workspace)
-        self.web_api = WebApi(self, self.rate_limits, self.faults)
+        self.web_api = WebApi(self, self.rate_limits, self.faults, self.scopes)
         self.ui = UiApi(self)
         self._runner: web.AppRunner | None = None
         self._save_task: asyncio.Task[None] | None = None

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -477,7 +477,10 @@ class Workspace:
 
     @classmethod
     def from_json(cls, data: JsonDict) -> Workspace:
-        ws = cls(App(**data["app"]))
+        # Files saved before the app's scopes came from the manifest hold a chat_write_public
+        # flag: keep only the fields App still has.
+        known = {f.name for f in fields(App)}
+        ws = cls(App(**{k: v for k, v in data["app"].items() if k in known}))
         ws.users = {u["id"]: User(**u) for u in data["users"]}
         ws.channels = {c["id"]: Channel(**c) for c in data["channels"]}
         ws.messages = {c: [] for c in ws.channels}

@@ -19,11 +19,11 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.scopes import APP_TOKEN_SCOPES, METHOD_SCOPES, ConversationType, Grant, Needs
 from sandbox.state import JsonDict, Workspace
 from sandbox.throttle import Faults, RateLimits
 
 log = logging.getLogger(__name__)
-
 
 
 class ApiError(Exception):
@@ -105,6 +105,20 @@ class Call:
     base_url: str
     token_type: str  # "bot" or "app"
     server: Any  # the Sandbox, for the few methods that need more than state
+    grant: Grant  # the calling token's scopes
+    needs: Needs  # the method's scope rule
+    scope_checked: bool = False
+
+    def require_scope(self, conversation: ConversationType) -> None:
+        """Check the scope of a conversations.* call once its conversation type is known."""
+        self.scope_checked = True
+        missing = self.grant.missing(self.needs, conversation)
+        if missing:
+            raise missing_scope(missing, self.grant)
+
+
+def missing_scope(needed: str, grant: Grant) -> ApiError:
+    return ApiError("missing_scope", needed=needed, provided=grant.header)
 
 
 Method = Callable[[Call], Awaitable[JsonDict]]
@@ -113,6 +127,8 @@ METHODS: dict[str, tuple[Method, str]] = {}
 
 def method(name: str, *, token: str = "bot") -> Callable[[Method], Method]:
     """Register a Web API method; `token` is the kind of token it accepts ("bot" / "app")."""
+    if name not in METHOD_SCOPES:
+        raise LookupError(f"{name}: add the scope it needs to sandbox.scopes.METHOD_SCOPES")
 
     def register(func: Method) -> Method:
         METHODS[name] = (func, token)
@@ -162,10 +178,12 @@ def json_response(data: JsonDict, *, status: int = 200, headers: Mapping[str, st
 class WebApi:
     """aiohttp handler for `/api/{method}`."""
 
-    def __init__(self, server: Any, rate_limits: RateLimits, faults: Faults) -> None:
+    def __init__(self, server: Any, rate_limits: RateLimits, faults: Faults,
+                 bot_scopes: Grant) -> None:
         self.server = server
         self.rate_limits = rate_limits
         self.faults = faults
+        self.grants = {"bot": bot_scopes, "app": Grant.of(APP_TOKEN_SCOPES)}
         # The latest accepted calls (method, arguments), for tests and debugging.
         self.calls: deque[tuple[str, JsonDict]] = deque(maxlen=10_000)
 
@@ -174,18 +192,24 @@ class WebApi:
 
     async def handle(self, request: web.Request) -> web.Response:
         name = request.match_info["method"]
+        # Filled in once the token is known: Slack sends them with every authenticated answer.
+        scope_headers: dict[str, str] = {}
         try:
             args = await read_args(request)
-            return await self._answer(name, request, args)
+            response = await self._answer(name, request, args, scope_headers)
         except ApiError as exc:
-            return json_response({"ok": False, "error": exc.code, **exc.extra}, status=exc.status)
+            response = json_response({"ok": False, "error": exc.code, **exc.extra},
+                                     status=exc.status)
         except (ValueError, TypeError, AttributeError) as exc:
             # Malformed arguments the method did not anticipate (e.g. oldest="abc").
             log.info("%s: invalid arguments: %r", name, exc)
-            return json_response({"ok": False, "error": "invalid_arguments",
-                                  "response_metadata": {"messages": [f"[ERROR] {exc}"]}})
+            response = json_response({"ok": False, "error": "invalid_arguments",
+                                      "response_metadata": {"messages": [f"[ERROR] {exc}"]}})
+        response.headers.update(scope_headers)
+        return response
 
-    async def _answer(self, name: str, request: web.Request, args: Args) -> web.Response:
+    async def _answer(self, name: str, request: web.Request, args: Args,
+                      scope_headers: dict[str, str]) -> web.Response:
         if self.faults.latency > 0 and self.faults.applies_to(name):
             await asyncio.sleep(self.faults.latency)
         entry = METHODS.get(name)
@@ -199,8 +223,16 @@ class WebApi:
         kind = {app.bot_token: "bot", app.app_token: "app"}.get(token)
         if kind is None:
             raise ApiError("invalid_auth")
+        grant = self.grants[kind]
+        needs = METHOD_SCOPES[name]
+        scope_headers["x-oauth-scopes"] = grant.header
+        scope_headers["x-accepted-oauth-scopes"] = ",".join(needs.accepted())
         if kind != token_type:
             raise ApiError("not_allowed_token_type")
+        if not needs.per_conversation:  # the conversations.* methods check once they know
+            missing = grant.missing(needs)
+            if missing:
+                raise missing_scope(missing, grant)
         fault = self.faults.draw(name)
         if fault == "ratelimited":
             return self._ratelimited(self.faults.retry_after)
@@ -215,8 +247,11 @@ class WebApi:
         wait = self.rate_limits.check(name, channel_ref)
         if wait:
             return self._ratelimited(wait)
-        call = Call(self.server.workspace, args, self.server.base_url, kind, self.server)
+        call = Call(self.server.workspace, args, self.server.base_url, kind, self.server,
+                    grant, needs)
         result = await func(call)
+        if needs.per_conversation and not call.scope_checked:
+            raise RuntimeError(f"{name} answered without checking its conversation's scope")
         self.calls.append((name, args.values))
         return json_response({"ok": True, **result})
 

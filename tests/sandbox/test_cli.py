@@ -63,3 +63,14 @@ def test_serve_options(capsys: pytest.CaptureFixture[str]) -> None:
                                    "--signing-secret", ""])
     with pytest.raises(SystemExit, match="signing-secret"):
         build(no_secret)
+
+
+def test_serve_grants_the_manifests_bot_scopes(tmp_path: Path) -> None:
+    parser = cli.build_parser()
+    assert "channels:join" in build(parser.parse_args(["sandbox", "serve"])).scopes
+    manifest = tmp_path / "manifest.yml"
+    manifest.write_text("oauth_config:\n  scopes:\n    bot: [chat:write, commands]\n")
+    sandbox = build(parser.parse_args(["sandbox", "serve", "--manifest", str(manifest)]))
+    assert sandbox.scopes.header == "chat:write,commands"
+    with pytest.raises(SystemExit, match="--manifest"):
+        build(parser.parse_args(["sandbox", "serve", "--manifest", str(tmp_path / "no.yml")]))

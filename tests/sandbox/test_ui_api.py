@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck
 
 from sandbox.server import Sandbox
 from sandbox.state import ResponseUrl, Workspace
-from tests.sandbox.conftest import SIGNING_SECRET, bolt_app, serve_bolt
+from tests.sandbox.conftest import SIGNING_SECRET, TEST_SCOPES, bolt_app, serve_bolt
 
 
 async def get_json(url: str) -> Any:
@@ -101,9 +101,24 @@ async def test_response_url_works_five_times() -> None:
         assert [m.text for m in ws.top_level(channel.id)] == [f"answer {i}" for i in range(5)]
 
 
+async def test_response_url_truncates_text_like_slack() -> None:
+    async with Sandbox() as sandbox, aiohttp.ClientSession() as http:
+        ws = sandbox.workspace
+        channel = ws.channel("deploys")
+        assert channel is not None
+        url = ws.new_response_url(sandbox.base_url, ResponseUrl(channel.id, "U0BOB00001", 0.0))
+        ws.response_urls[url.rsplit("/", 1)[1]].created = asyncio.get_running_loop().time()
+        async with http.post(url, json={"text": "x" * 5000}) as r:
+            assert (await r.json()) == {"ok": True}
+        async with http.post(url, json={"text": "y" * 40_001}) as r:
+            answer = await r.json()
+        assert answer["ok"] is True and answer["warning"] == "message_truncated"
+        assert [len(e.text) for e in ws.ephemerals_for("U0BOB00001")] == [5000, 40_000]
+
+
 async def test_workspace_survives_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "workspace.json"
-    async with Sandbox(state_file=state) as first:
+    async with Sandbox(state_file=state, scopes=TEST_SCOPES) as first:
         client = first.client()
         parent = await client.chat_postMessage(channel="deploys", text="kept")
         await client.chat_update(channel=parent["channel"], ts=parent["ts"], text="kept v2")
@@ -112,7 +127,7 @@ async def test_workspace_survives_a_restart(tmp_path: Path) -> None:
         await client.views_publish(user_id="U0BOB00001", view={"type": "home", "blocks": [
             {"type": "divider"}]})
     assert state.exists()
-    async with Sandbox(state_file=state) as second:
+    async with Sandbox(state_file=state, scopes=TEST_SCOPES) as second:
         client = second.client()
         replies = await client.conversations_replies(channel=parent["channel"], ts=parent["ts"])
         assert [m["text"] for m in replies["messages"]] == ["kept v2", ""]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
@@ -9,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox.server import Sandbox
 
-RELEASE_BLOCKS = [
+RELEASE_BLOCKS: list[dict[str, Any]] = [
     {"type": "header", "text": {"type": "plain_text", "text": "🚀 acme/api · release 3f2a9c1"}},
     {"type": "section", "block_id": "gate", "text": {"type": "mrkdwn", "text": "Approvals 1/2"}},
     {"type": "actions", "block_id": "acts", "elements": [
@@ -138,11 +140,35 @@ async def test_chat_errors(client: AsyncWebClient, sandbox: Sandbox) -> None:
             ).response["error"] == "channel_not_found"
 
 
-async def test_msg_too_long_and_invalid_blocks(client: AsyncWebClient) -> None:
-    posted = await client.chat_postMessage(channel="deploys", text="ok")
-    error = await error_of(client.chat_update(channel=posted["channel"], ts=posted["ts"],
+async def test_text_length_follows_slack(client: AsyncWebClient, sandbox: Sandbox) -> None:
+    # chat.postMessage accepts long text and truncates it above 40,000 characters, saying so.
+    long = await client.chat_postMessage(channel="deploys", text="x" * 5000)
+    assert long["message"]["text"] == "x" * 5000 and "warning" not in long
+    at_limit = await client.chat_postMessage(channel="deploys", text="y" * 40_000)
+    assert len(at_limit["message"]["text"]) == 40_000 and "warning" not in at_limit
+    over = await client.chat_postMessage(channel="deploys", text="z" * 40_001)
+    assert over["message"]["text"] == "z" * 40_000
+    assert over["warning"] == "message_truncated"
+    assert over["response_metadata"]["warnings"] == ["message_truncated"]
+    assert over["response_metadata"]["messages"][0].startswith("[WARN] Your message was truncated")
+    stored = sandbox.workspace.message(over["channel"], over["ts"])
+    assert stored is not None and len(stored.text) == 40_000
+    eph = await client.chat_postEphemeral(channel="deploys", user="U0BOB00001",
+                                          text="e" * 40_001)
+    assert eph["warning"] == "message_truncated"
+    assert [len(e.text) for e in sandbox.workspace.ephemerals_for("U0BOB00001")] == [40_000]
+
+    # chat.update answers msg_too_long above 4,000 characters of text, and only then.
+    updated = await client.chat_update(channel=long["channel"], ts=long["ts"], text="u" * 4000)
+    assert updated["text"] == "u" * 4000
+    error = await error_of(client.chat_update(channel=long["channel"], ts=long["ts"],
                                               text="x" * 4001))
     assert error.response["error"] == "msg_too_long"
+    kept = sandbox.workspace.message(long["channel"], long["ts"])
+    assert kept is not None and kept.text == "u" * 4000
+
+
+async def test_invalid_blocks(client: AsyncWebClient) -> None:
 
     too_many = [{"type": "divider"}] * 51
     error = await error_of(client.chat_postMessage(channel="deploys", text="x", blocks=too_many))
