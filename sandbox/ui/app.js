@@ -366,8 +366,7 @@
         break;
       }
       case "user": {
-        const u = ctx.users[e.user_id];
-        node = el("span", "mention", `@${u ? u.name : e.user_id}`);
+        node = el("span", "mention", M.userLabel(e.user_id, ctx.users));
         break;
       }
       case "channel": {

@@ -45,14 +45,22 @@ const SandboxMrkdwn = (() => {
     return node;
   }
 
+  // What a user mention shows, as in Slack: "@" and the user's display name (their real name
+  // when the display name is empty), whatever label the bot wrote. A user the workspace does
+  // not know keeps the bot's label, or its id.
+  function userLabel(id, users, label) {
+    const user = users && users[id];
+    if (user) return "@" + (user.display_name || user.real_name || user.name || id);
+    return "@" + (label || id);
+  }
+
   // One <...> token the bot wrote literally.
   function token(inner, ctx) {
     const [target, ...rest] = inner.split("|");
     const label = rest.length ? unescapeEntities(rest.join("|")) : null;
     if (target.startsWith("@")) {
       const id = target.slice(1);
-      const user = ctx.users && ctx.users[id];
-      const node = el("span", "mention", "@" + (user ? user.name : label || id));
+      const node = el("span", "mention", userLabel(id, ctx.users, label));
       node.dataset.userId = id;
       return node;
     }
@@ -156,7 +164,8 @@ const SandboxMrkdwn = (() => {
     return obj.emoji === false ? text : emojify(text);
   }
 
-  return { render, plain, unescapeEntities, emojify, EMOJI };
+  return { render, plain, userLabel, unescapeEntities, emojify, EMOJI };
 })();
 
 if (typeof window !== "undefined") window.SandboxMrkdwn = SandboxMrkdwn;
+if (typeof module !== "undefined") module.exports = SandboxMrkdwn;

@@ -202,6 +202,7 @@ MRKDWN_CASES: list[tuple[str, str, list[str]]] = [
     # (mrkdwn as the bot sends it, textContent shown, tags that must appear)
     ("&lt;script&gt;alert(1)&lt;/script&gt;", "<script>alert(1)</script>", []),
     ("<@U0BOB00001> approved", "@bob approved", ["span.mention"]),
+    ("<@U0NOBODY1> and <@U0NOBODY1|dave>", "@U0NOBODY1 and @dave", ["span.mention"]),
     ("&lt;@U0BOB00001&gt; is text", "<@U0BOB00001> is text", []),
     ("<https://x.example/a?b=1&amp;c=2|the label>", "the label", ["a"]),
     ("<javascript:alert(1)|click>", "click", []),
@@ -238,7 +239,7 @@ async def test_mrkdwn_rendering_is_safe(sandbox: Sandbox, browser: Any) -> None:
         assert {"script", "img", "iframe"}.isdisjoint(got["tags"]), source
         if "a" not in tags:
             assert "a" not in got["tags"], source
-    assert results[3]["href"] == "https://x.example/a?b=1&c=2"
+    assert results[4]["href"] == "https://x.example/a?b=1&c=2"
 
 
 async def test_escaped_untrusted_text_never_becomes_markup(sandbox: Sandbox, browser: Any) -> None:
