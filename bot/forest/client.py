@@ -175,6 +175,16 @@ class ForestClient:
             raise ForestError.from_rpc_error(exc, closing=self._closed) from exc
         except grpc.aio.UsageError as exc:  # the channel was closed under us
             raise ForestError.closed() from exc
+        except asyncio.CancelledError:
+            self._raise_if_closed_under_us()
+            raise
+
+    def _raise_if_closed_under_us(self) -> None:
+        """grpc.aio cancels calls in flight when the channel closes; unless the caller's own
+        task is being cancelled, that is our close(), and the caller gets a ForestError."""
+        task = asyncio.current_task()
+        if self._closed and (task is None or task.cancelling() == 0):
+            raise ForestError.closed() from None
 
     # The token is always explicit: a missing user token must fail, never become the
     # service token (the service account may decide plans and list anyone's tokens).
@@ -469,6 +479,9 @@ class ForestClient:
             raise ForestError.from_rpc_error(exc, closing=self._closed) from exc
         except grpc.aio.UsageError as exc:
             raise ForestError.closed() from exc
+        except asyncio.CancelledError:
+            self._raise_if_closed_under_us()
+            raise
         finally:
             if call is not None:
                 call.cancel()
