@@ -25,6 +25,8 @@ from forest.v1 import (
     users_pb2,
 )
 
+from .conftest import until
+
 SERVICE = "service-token"
 USER = "fpat_the-clickers-token"
 READ_TIMEOUT = 3.0
@@ -345,6 +347,25 @@ async def test_a_closed_client_is_unreachable(serve: Callable[[Recorder], Awaita
         await client.list_policies("acme", "api")
     assert caught.value.unreachable and caught.value.channel_closed
     assert recorder.seen == []
+
+
+async def test_closing_the_client_ends_calls_in_flight_as_unreachable(
+    serve: Callable[[Recorder], Awaitable[str]],
+) -> None:
+    recorder = Recorder(hang=True)
+    client = client_for(await serve(recorder))
+    waiting = asyncio.create_task(client.check_health())
+    await until(lambda: _arrived(recorder))
+
+    await client.close()
+
+    with pytest.raises(ForestError) as caught:
+        await waiting
+    assert caught.value.unreachable and caught.value.channel_closed
+
+
+async def _arrived(recorder: Recorder) -> bool:
+    return bool(recorder.seen)
 
 
 def test_read_methods_name_real_methods() -> None:
