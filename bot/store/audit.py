@@ -1,0 +1,93 @@
+"""The audit log: every vote, bypass and plan decision made from Slack, with Forest's answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, Select, insert, select
+
+from blocks.model import Bypass
+from forestd.db.types import utcnow
+
+from .database import StoreDatabase
+from .models import AuditEntry
+from .rows import AUDIT_ACTIONS, AUDIT_RESULTS, AuditRecord
+
+
+def _entries() -> Select[*tuple[Any, ...]]:
+    return select(
+        AuditEntry.team_id,
+        AuditEntry.slack_user_id,
+        AuditEntry.forest_user_id,
+        AuditEntry.action,
+        AuditEntry.organisation,
+        AuditEntry.project,
+        AuditEntry.intent_id,
+        AuditEntry.environment,
+        AuditEntry.stage_id,
+        AuditEntry.comment,
+        AuditEntry.result,
+        AuditEntry.detail,
+        AuditEntry.at,
+    ).order_by(AuditEntry.id)
+
+
+def _record(row: Row[*tuple[Any, ...]]) -> AuditRecord:
+    return AuditRecord(**row._mapping)
+
+
+class Audit:
+    _db: StoreDatabase
+
+    async def audit(self, record: AuditRecord) -> None:
+        """Append one entry; `record.at` None means now."""
+        if record.action not in AUDIT_ACTIONS:
+            raise ValueError(
+                f"audit action {record.action!r} is not one of {sorted(AUDIT_ACTIONS)}"
+            )
+        if record.result not in AUDIT_RESULTS:
+            raise ValueError(
+                f"audit result {record.result!r} is not one of {sorted(AUDIT_RESULTS)}"
+            )
+        statement = insert(AuditEntry).values(
+            at=record.at or utcnow(),
+            team_id=record.team_id,
+            slack_user_id=record.slack_user_id,
+            forest_user_id=record.forest_user_id,
+            action=record.action,
+            organisation=record.organisation,
+            project=record.project,
+            intent_id=record.intent_id,
+            environment=record.environment,
+            stage_id=record.stage_id,
+            comment=record.comment,
+            result=record.result,
+            detail=record.detail,
+        )
+        async with self._db.write() as conn:
+            await conn.execute(statement)
+
+    async def audit_entries(self, intent_id: str | None = None) -> list[AuditRecord]:
+        """The log, oldest first; only one intent's entries when `intent_id` is given."""
+        statement = _entries()
+        if intent_id is not None:
+            statement = statement.where(AuditEntry.intent_id == intent_id)
+        async with self._db.read() as conn:
+            return [_record(row) for row in await conn.execute(statement)]
+
+    async def bypasses_for(self, intent_id: str) -> list[Bypass]:
+        """The bypasses Forest accepted for this intent, oldest first (reason: the comment)."""
+        statement = (
+            select(AuditEntry.environment, AuditEntry.forest_user_id, AuditEntry.comment)
+            .where(
+                AuditEntry.intent_id == intent_id,
+                AuditEntry.action == "bypass",
+                AuditEntry.result == "recorded",
+            )
+            .order_by(AuditEntry.id)
+        )
+        async with self._db.read() as conn:
+            return [
+                Bypass(environment=environment, forest_user_id=user, reason=comment)
+                for environment, user, comment in await conn.execute(statement)
+            ]
