@@ -78,6 +78,7 @@ class DevSystem:
     service_token: str = field(default_factory=lambda: secrets.token_hex(16))
     users: dict[str, DemoUser] = field(default_factory=dict)
     _serving: asyncio.Task[None] | None = None
+    _forest_address: str = ""
 
     async def __aenter__(self) -> DevSystem:
         try:
@@ -110,16 +111,31 @@ class DevSystem:
             self.nats = EmbeddedNats(self.options.state_dir / "nats")
             self.nats_url = self.nats.start()
 
-    async def _start_forest(self) -> None:
+    async def stop_forest(self) -> None:
+        if self.forest is not None:
+            self._forest_address = self.forest.address
+            await self.forest.stop(grace=0.5)
+            self.forest = None
+
+    async def start_forest(self) -> None:
+        """Start forestd again on the same address and database (after stop_forest)."""
+        self.forest = build_server(self._forest_settings(self._forest_address))
+        await self.forest.start()
+
+    def _forest_settings(self, address: str) -> ForestSettings:
         o = self.options
-        settings = ForestSettings(
+        return ForestSettings(
             database_url=f"sqlite+aiosqlite:///{o.state_dir / 'forestd.db'}",
-            grpc_address=f"127.0.0.1:{o.forest_port}",
+            grpc_address=address,
             nats_url=self.nats_url,
             service_token=self.service_token,
             sweep_interval_seconds=o.sweep_seconds,
             compat=o.compat,
         )
+
+    async def _start_forest(self) -> None:
+        o = self.options
+        settings = self._forest_settings(f"127.0.0.1:{o.forest_port}")
         self.forest = build_server(settings)
         try:
             await self.forest.start()

@@ -48,8 +48,10 @@ ALICE, CAROL = "U0ALICE001", "U0CAROL001"
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     if CHROMIUM is None:
-        pytest.skip("no chromium binary on PATH (Debian: apt-get install chromium); "
-                    "scripts/test installs it when run as root")
+        pytest.skip(
+            "no chromium binary on PATH (Debian: apt-get install chromium); "
+            "scripts/test installs it when run as root"
+        )
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
@@ -75,8 +77,7 @@ async def screenshot(page: Any, name: str) -> None:
 
 def release_message(page: Any) -> Any:
     """The bot's release message for acme/api in the channel (not in the thread pane)."""
-    return page.locator("#messages article.message",
-                        has=page.locator("h3", has_text="acme/api"))
+    return page.locator("#messages article.message", has=page.locator("h3", has_text="acme/api"))
 
 
 # -- 1. the command, as a newcomer runs it ---------------------------------------------------
@@ -147,9 +148,16 @@ async def test_dev_demo_shows_the_release_and_ctrl_c_stops_everything(
     stderr_path = tmp_path / "stderr.txt"
     with stderr_path.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
-            *forest_bot_command(), "dev", "--demo", "--json", "--port", "0",
-            "--state-dir", str(tmp_path / "state"),
-            stdout=asyncio.subprocess.PIPE, stderr=stderr,
+            *forest_bot_command(),
+            "dev",
+            "--demo",
+            "--json",
+            "--port",
+            "0",
+            "--state-dir",
+            str(tmp_path / "state"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     try:
@@ -157,8 +165,9 @@ async def test_dev_demo_shows_the_release_and_ctrl_c_stops_everything(
         try:
             info = await asyncio.wait_for(read_first_json(process.stdout), READY_SECONDS)
         except (TimeoutError, AssertionError) as exc:
-            raise AssertionError(f"no JSON from forest-bot dev ({exc!r}); stderr:\n"
-                                 f"{stderr_path.read_text()}") from None
+            raise AssertionError(
+                f"no JSON from forest-bot dev ({exc!r}); stderr:\n{stderr_path.read_text()}"
+            ) from None
         assert info["project"] == "acme/api" and info["channel"] == "#deploys"
         assert info["demo_release"], info
         started = child_pids(process.pid)
@@ -168,8 +177,7 @@ async def test_dev_demo_shows_the_release_and_ctrl_c_stops_everything(
         message = release_message(page)
         await message.locator("h3", has_text="acme/api").wait_for()
         await page.locator("#channel-header", has_text="# deploys").wait_for()
-        assert await page.locator("#user-picker").input_value() == info["users"]["bob"][
-            "slack_id"]
+        assert await page.locator("#user-picker").input_value() == info["users"]["bob"]["slack_id"]
         await message.locator(".author", has_text="forest").wait_for()
         await screenshot(page, "01-release-in-deploys.png")
         assert errors == []
@@ -189,10 +197,11 @@ async def test_dev_demo_shows_the_release_and_ctrl_c_stops_everything(
 # -- 2. the story, clicked in the browser ----------------------------------------------------
 
 
-async def switch_user(page: Any, slack_id: str) -> None:
+async def switch_user(page: Any, slack_id: str, *, shown: Any) -> None:
+    """Sign in as someone else with the page's own picker; `shown` appears once the page has
+    re-read the workspace as them."""
     await page.locator("#user-picker").select_option(slack_id)
-    await page.wait_for_function(
-        "(id) => document.querySelector('#user-picker').value === id", arg=slack_id)
+    await shown.wait_for()
 
 
 async def test_plan_and_approvals_clicked_through_in_the_browser(
@@ -228,21 +237,29 @@ async def test_plan_and_approvals_clicked_through_in_the_browser(
         await plan_approve.wait_for(state="detached")
         mine = page.locator("#messages article.message.ephemeral")
         await mine.get_by_text("You approved the plan for production").wait_for()
+        # everyone else learns who decided from a notice in the thread
+        await message.locator(".replies", has_text="2 replies").wait_for()
+        notice = thread.locator("article.message", has_text="approved the plan for production")
+        await notice.locator(".mention", has_text="@carol").wait_for()
+        await notice.scroll_into_view_if_needed()
         await screenshot(page, "04-plan-approved.png")
 
-        # alice approves the production gate
-        await switch_user(page, ALICE)
+        # alice approves the production gate (carol's ephemeral answer is not hers to see)
+        await switch_user(page, ALICE, shown=page.locator("#messages:not(:has(.ephemeral))"))
         await approve.click()
         await message.get_by_text("approvals 1/2").first.wait_for()
+        await message.locator(".mention", has_text="@alice").wait_for()
         await mine.get_by_text("Your approval for production is recorded").wait_for()
         await screenshot(page, "05-alice-approved.png")
 
         # carol's approval is the second: the release goes to production and succeeds
-        await switch_user(page, CAROL)
+        await switch_user(page, CAROL, shown=mine.get_by_text("You approved the plan"))
         await approve.click()
         await message.get_by_text("Release succeeded").wait_for()
         await message.locator("h3", has_text="✅").wait_for()
         await message.get_by_text("deploy production · deployed").wait_for()
+        await message.get_by_text("approvals 2/2").first.wait_for()
+        await message.locator(".mention", has_text="@carol").wait_for()
         assert await message.locator("button[data-action-id]").count() == 0
         assert await message.locator(".block-actions").count() == 0
         await screenshot(page, "06-release-succeeded.png")

@@ -24,7 +24,11 @@ async def _gate_open(system: DevSystem, author: str) -> str:
     await eventually(lambda: f"Release by {author}" in shown(release_message(ws)), WAIT)
     await eventually(lambda: ids.ACTION_PLAN_APPROVE in buttons(release_message(ws)), WAIT)
     plan_approver = "carol" if author != "carol" else "bob"
-    await driver.click(plan_approver, message=release_message(ws), action_id=ids.ACTION_PLAN_APPROVE)
+    await driver.click(
+        plan_approver, message=release_message(ws), action_id=ids.ACTION_PLAN_APPROVE
+    )
+    await eventually(lambda: "approved the plan" in last_ephemeral(ws, plan_approver), WAIT)
+    await eventually(lambda: ids.ACTION_PLAN_APPROVE not in buttons(release_message(ws)), WAIT)
     await eventually(lambda: ids.ACTION_APPROVE in buttons(release_message(ws)), WAIT)
     return intent
 

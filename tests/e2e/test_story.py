@@ -57,7 +57,9 @@ async def test_the_whole_story(tmp_path, nats_url, compat) -> None:  # type: ign
         await eventually(lambda: "to add" in thread_text(ws, message), WAIT)
 
         # carol approves the plan
-        ack = await driver.click("carol", message=release_message(ws), action_id=ids.ACTION_PLAN_APPROVE)
+        ack = await driver.click(
+            "carol", message=release_message(ws), action_id=ids.ACTION_PLAN_APPROVE
+        )
         assert ack.ok
         await eventually(lambda: "You approved the plan" in last_ephemeral(ws, "carol"), WAIT)
         await eventually(lambda: ids.ACTION_PLAN_APPROVE not in buttons(release_message(ws)), WAIT)
