@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from blocks.model import (
     Approvals,
@@ -23,6 +24,7 @@ from blocks.model import (
     Release,
     Requirement,
     RequirementKind,
+    SoakFacts,
     Stage,
     StageKind,
     StageStatus,
@@ -172,32 +174,93 @@ def _decisions(
     return tuple(out)
 
 
+def source_finished_at(
+    intent: releases_pb2.ReleaseIntentState, environment: str
+) -> datetime | None:
+    """When the intent's deploy of `environment` finished: the latest `completed_at` of its
+    DEPLOY stages there (pipelines) or of its steps there (direct releases), provided every one
+    of them SUCCEEDED, as Forest's soak-time check counts it. None until then."""
+    if intent.stages:
+        done = [
+            (stage_status(StageKind.DEPLOY, s.status), s.completed_at)
+            for s in intent.stages
+            if s.stage_type == releases_pb2.PIPELINE_RUN_STAGE_TYPE_DEPLOY
+            and s.environment == environment
+        ]
+    else:
+        done = [
+            (_STEP_STATUSES.get(s.status.strip().upper(), StageStatus.UNKNOWN), s.completed_at)
+            for s in intent.steps
+            if s.environment == environment
+        ]
+    times = [parse_time(at) for status, at in done if status is StageStatus.SUCCEEDED]
+    finished = [at for at in times if at is not None]
+    if not done or len(finished) != len(done):
+        return None
+    return max(finished)
+
+
+def _soak_configs(
+    policies: Iterable[policies_pb2.Policy], environment: str
+) -> dict[str, policies_pb2.SoakTimeConfig]:
+    """Soak-time configs by policy name; one that targets `environment` wins a name clash."""
+    soak = [p for p in policies if p.WhichOneof("config") == "soak_time"]
+    ordered = sorted(soak, key=lambda p: p.soak_time.target_environment == environment)
+    return {p.name: p.soak_time for p in ordered}
+
+
+def _requirement(
+    evaluation: policies_pb2.PolicyEvaluation,
+    soak_configs: Mapping[str, policies_pb2.SoakTimeConfig],
+    intent: releases_pb2.ReleaseIntentState | None,
+) -> Requirement:
+    kind = _REQUIREMENT_KINDS.get(evaluation.policy_type, RequirementKind.OTHER)
+    requirement = Requirement(evaluation.policy_name, kind, evaluation.passed, evaluation.reason)
+    config = soak_configs.get(evaluation.policy_name)
+    if kind is RequirementKind.SOAK_TIME and config is not None and intent is not None:
+        facts = SoakFacts(
+            duration_seconds=config.duration_seconds,
+            source_environment=config.source_environment,
+            source_finished_at=source_finished_at(intent, config.source_environment),
+        )
+        requirement = replace(requirement, soak=facts)
+    if kind is RequirementKind.APPROVAL and evaluation.HasField("external_approval_state"):
+        state = evaluation.external_approval_state
+        counts = Approvals(state.current_approvals, state.required_approvals)
+        requirement = replace(requirement, approvals=counts)
+    return requirement
+
+
 def gate_from_forest(
     environment: str,
     response: policies_pb2.EvaluatePoliciesResponse,
     *,
     slack_ids: Mapping[str, str] | None = None,
     bypasses: Iterable[Bypass] = (),
+    policies: Iterable[policies_pb2.Policy] = (),
+    intent: releases_pb2.ReleaseIntentState | None = None,
 ) -> Gate:
     """One environment's policies (EvaluatePolicies with the intent id) → a Gate.
 
     With several approval policies on one environment the highest requirement wins, as in
     Forest's coordinator. `accepting_votes` is decided later, by `release_from_forest`.
+    A soak-time requirement gets its `SoakFacts` when `policies` (ListPolicies) holds the
+    policy of that name and `intent` is given (the source deploy's finish time comes from it);
+    without them it renders by name only.
     """
     by_user = {(b.environment, b.forest_user_id): b for b in bypasses}
+    soak_configs = _soak_configs(policies, environment)
     requirements: list[Requirement] = []
     approvals: Approvals | None = None
     decisions: tuple[Decision, ...] = ()
     for evaluation in response.evaluations:
-        kind = _REQUIREMENT_KINDS.get(evaluation.policy_type, RequirementKind.OTHER)
-        requirements.append(
-            Requirement(evaluation.policy_name, kind, evaluation.passed, evaluation.reason)
-        )
-        if kind is RequirementKind.APPROVAL and evaluation.HasField("external_approval_state"):
-            state = evaluation.external_approval_state
-            if approvals is None or state.required_approvals > approvals.required:
-                approvals = Approvals(state.current_approvals, state.required_approvals)
+        requirement = _requirement(evaluation, soak_configs, intent)
+        requirements.append(requirement)
+        if requirement.approvals is not None:
+            if approvals is None or requirement.approvals.required > approvals.required:
+                approvals = requirement.approvals
             if not decisions:
+                state = evaluation.external_approval_state
                 decisions = _decisions(state, environment, slack_ids or {}, by_user)
     return Gate(
         environment=environment,
@@ -262,16 +325,27 @@ def release_from_forest(
     author: Person | None = None,
     slack_ids: Mapping[str, str] | None = None,
     bypasses: Iterable[Bypass] = (),
+    policies: Iterable[policies_pb2.Policy] = (),
 ) -> Release:
     """Everything the release message shows, from one intent and its gates' evaluations.
 
     `evaluations` maps each gated environment to EvaluatePolicies(release_intent_id=…);
     `slack_ids` maps Forest user ids to linked Slack user ids (mentions only for those);
-    `bypasses` are the bot's own audit records, shown as "bypassed" instead of "approved".
+    `bypasses` are the bot's own audit records, shown as "bypassed" instead of "approved";
+    `policies` are the project's policies (ListPolicies): soak-time requirements render from
+    their config and the intent's source deploy instead of Forest's ever-changing reason text.
     """
     bypass_list = tuple(bypasses)
+    policy_list = tuple(policies)
     gates_by_env = {
-        env: gate_from_forest(env, response, slack_ids=slack_ids, bypasses=bypass_list)
+        env: gate_from_forest(
+            env,
+            response,
+            slack_ids=slack_ids,
+            bypasses=bypass_list,
+            policies=policy_list,
+            intent=intent,
+        )
         for env, response in sorted((evaluations or {}).items())
     }
     stages = _with_gates(topological([_stage(s) for s in intent.stages]), gates_by_env)

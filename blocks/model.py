@@ -93,11 +93,33 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class Approvals:
+    current: int
+    required: int
+
+
+@dataclass(frozen=True, slots=True)
+class SoakFacts:
+    """What a soak-time requirement is made of, so it renders without Forest's reason text
+    (whose seconds change on every read). `source_finished_at` is None until the intent's
+    deploy of `source_environment` succeeded."""
+
+    duration_seconds: int
+    source_environment: str
+    source_finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Requirement:
+    """One policy evaluation. `reason` is Forest's text, kept for logs; the message renders
+    from `soak` (soak time) and `approvals` (external approval) when they are known."""
+
     name: str
     kind: RequirementKind
     passed: bool
     reason: str = ""
+    soak: SoakFacts | None = None
+    approvals: Approvals | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +137,6 @@ class Bypass:
     environment: str
     forest_user_id: str
     reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Approvals:
-    current: int
-    required: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """The release message (DESIGN.md §1): one message per release intent, kept current in place.
 
-`release_message(release, now=…)` is a pure function of the view model and `now` (used only
-for a running wait stage's remaining time). Same input, byte-identical output: the refresher
-hashes it to decide whether chat.update is needed at all.
+`release_message(release)` is a pure function of the view model alone: no clock, and nothing
+from Forest that changes on every read (soak time renders from its facts, a running wait stage
+from its end as a Slack date token). Same release, byte-identical output, whenever it is
+rendered: the refresher hashes it to decide whether chat.update is needed at all.
 
 When a release has more stages, gates or decisions than fit Slack's limits, the message is
 rendered again with a tighter budget, and whatever is left out is counted on screen
@@ -30,12 +31,12 @@ from blocks.limits import MAX_BLOCKS_PER_MESSAGE, MAX_MESSAGE_BLOCK_TEXT, MAX_ME
 from blocks.limits import message_text_length as _text_length
 from blocks.model import Decision, Gate, Outcome, Release, Stage, StageKind
 from blocks.model import StageStatus as S
+from blocks.requirements import requirement_line
 from blocks.status import (
     OUTCOME_EMOJI,
     OUTCOME_WORDS,
     VERDICT_EMOJI,
     VERDICT_WORDS,
-    requirement_emoji,
     stage_emoji,
     stage_verb,
     stage_words,
@@ -43,7 +44,7 @@ from blocks.status import (
     step_words,
     wait_label,
 )
-from blocks.text import clip, clip_markup, esc, mention, plural, short_sha, slack_date
+from blocks.text import clip, clip_markup, esc, mention, plural, short_sha, slack_date, slack_time
 
 BLOCK_HEADER = "forest.release.header.v1"
 BLOCK_CONTEXT = "forest.release.context.v1"
@@ -103,15 +104,17 @@ def release_version(release: Release) -> str:
     return short_sha(release.commit.sha) or clip(release.artifact_id, 12) or "unknown"
 
 
-def _stage_line(stage: Stage, now: datetime, budget: _Budget) -> str:
+def _stage_line(stage: Stage, budget: _Budget) -> str:
     if stage.kind is StageKind.WAIT:
         target = wait_label(stage)
     else:
         target = f"*{esc(stage.environment, _ENV)}*" if stage.environment else ""
-    words = stage_words(stage, now)
-    line = f"{stage_emoji(stage)} {stage_verb(stage.kind)} {target}".rstrip() + f" · {words}"
+    line = f"{stage_emoji(stage)} {stage_verb(stage.kind)} {target}".rstrip()
     if stage.kind is StageKind.WAIT and stage.status is S.RUNNING and stage.wait_until:
-        line += f" (until {slack_date(stage.wait_until, '{time}')})"
+        # Its end, not a countdown: "7 min left" would change the message every minute.
+        line += f": until {slack_time(stage.wait_until, stage.duration_seconds or 0)}"
+    else:
+        line += f" · {stage_words(stage)}"
     if _error_worth_showing(stage):
         line += f": {esc(stage.error, budget.reason)}"
     return line
@@ -124,7 +127,7 @@ def _error_worth_showing(stage: Stage) -> bool:
     return stage.error.strip().lower() not in ("plan rejected", "rejected", "failed")
 
 
-def _pipeline_text(release: Release, now: datetime, budget: _Budget) -> str:
+def _pipeline_text(release: Release, budget: _Budget) -> str:
     if not release.stages:
         if not release.steps:
             return "⏸️ waiting for Forest to schedule this release"
@@ -143,7 +146,7 @@ def _pipeline_text(release: Release, now: datetime, budget: _Budget) -> str:
     before = max(0, min(first_open, len(stages) - budget.stages))
     shown = stages[before : before + budget.stages]
     after = len(stages) - before - len(shown)
-    lines = [_stage_line(s, now, budget) for s in shown]
+    lines = [_stage_line(s, budget) for s in shown]
     if before:
         lines.insert(0, f"✅ _{plural(before, 'earlier stage')} done_")
     if after:
@@ -179,12 +182,10 @@ def _gate_blocks(release: Release, gate: Gate, n: int, budget: _Budget) -> list[
     if gate.approvals is not None:
         title += f" · {_approvals_words(gate)}"
     lines = [title]
-    for requirement in gate.requirements[: budget.requirements]:
-        emoji = requirement_emoji(requirement, release.finished)
-        line = f"{emoji} *{esc(requirement.name, _NAME)}*"
-        if requirement.reason.strip():
-            line += f" — {esc(requirement.reason, budget.reason)}"
-        lines.append(line)
+    lines += [
+        requirement_line(r, finished=release.finished, reason_limit=budget.reason)
+        for r in gate.requirements[: budget.requirements]
+    ]
     hidden = len(gate.requirements) - budget.requirements
     if hidden > 0:
         lines.append(f"_+{plural(hidden, 'more requirement')}_")
@@ -296,7 +297,7 @@ def _context_text(release: Release, budget: _Budget) -> str:
     return " · ".join(parts) or "release"
 
 
-def _outcome_text(release: Release, now: datetime, budget: _Budget) -> str:
+def _outcome_text(release: Release, budget: _Budget) -> str:
     text = f"{OUTCOME_EMOJI[release.outcome]} *Release {OUTCOME_WORDS[release.outcome]}*"
     culprit = next((s for s in release.stages if s.status in (S.FAILED, S.REJECTED)), None)
     if release.outcome is Outcome.FAILED and culprit is not None:
@@ -331,7 +332,7 @@ def _activity(release: Release) -> str:
     if current is None:
         return OUTCOME_WORDS[release.outcome]
     target = esc(current.environment, _ENV) or wait_label(current)
-    return f"{stage_verb(current.kind)} {target}".rstrip() + f" {stage_words(current, None)}"
+    return f"{stage_verb(current.kind)} {target}".rstrip() + f" {stage_words(current)}"
 
 
 def release_fallback_text(release: Release) -> str:
@@ -359,14 +360,14 @@ def release_fallback_text(release: Release) -> str:
     return clip_markup(summary, MAX_MESSAGE_TEXT)
 
 
-def _render(release: Release, now: datetime, budget: _Budget) -> list[Block]:
+def _render(release: Release, budget: _Budget) -> list[Block]:
     blocks: list[Block] = [
         header(_header_text(release), BLOCK_HEADER),
         context(_context_text(release, budget), block_id=BLOCK_CONTEXT),
     ]
     if release.finished:
-        blocks.append(section(_outcome_text(release, now, budget), BLOCK_OUTCOME))
-    blocks.append(section(_pipeline_text(release, now, budget), BLOCK_PIPELINE))
+        blocks.append(section(_outcome_text(release, budget), BLOCK_OUTCOME))
+    blocks.append(section(_pipeline_text(release, budget), BLOCK_PIPELINE))
 
     plans = release.awaiting_plans
     for n, stage in enumerate(plans[: budget.plans]):
@@ -390,11 +391,16 @@ def _fits(blocks: list[Block]) -> bool:
     return len(blocks) <= MAX_BLOCKS_PER_MESSAGE and _text_length(blocks) <= _TEXT_BUDGET
 
 
-def release_message(release: Release, *, now: datetime) -> Message:
-    """Blocks and fallback text for the release message, within every Slack limit."""
+def release_message(release: Release, *, now: datetime | None = None) -> Message:
+    """Blocks and fallback text for the release message, within every Slack limit.
+
+    `now` is accepted and ignored, for callers written when the wait stage counted down: the
+    message is the same whenever it is rendered.
+    """
+    del now
     blocks: list[Block] = []
     for budget in _BUDGETS:
-        blocks = _render(release, now, budget)
+        blocks = _render(release, budget)
         if _fits(blocks):
             break
     return message(release_fallback_text(release), blocks)

@@ -6,8 +6,6 @@ show the same thing Slack does.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from blocks.model import (
     Outcome,
     Requirement,
@@ -17,7 +15,7 @@ from blocks.model import (
     StageStatus,
     Verdict,
 )
-from blocks.text import duration_words, remaining_words
+from blocks.text import duration_words
 
 _EMOJI = {
     StageStatus.PENDING: "⏸️",
@@ -88,13 +86,10 @@ def stage_verb(kind: StageKind) -> str:
     )
 
 
-def stage_words(stage: Stage, now: datetime | None) -> str:
-    """What the stage is doing, in a few words (no markup, no untrusted text).
-    A running wait stage says how long is left when `now` is given."""
+def stage_words(stage: Stage) -> str:
+    """What the stage is doing, in a few words (no markup, no untrusted text, no clock)."""
     status, kind = stage.status, stage.kind
     if status is StageStatus.RUNNING:
-        if kind is StageKind.WAIT and stage.wait_until is not None and now is not None:
-            return f"waiting, {remaining_words(stage.wait_until, now)}"
         return _RUNNING_WORDS[kind]
     if status is StageStatus.SUCCEEDED:
         if kind is StageKind.PLAN and stage.auto_approve:

@@ -158,14 +158,13 @@ def duration_words(seconds: float) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
-def remaining_words(until: datetime, now: datetime) -> str:
-    """Time left until `until`, in whole minutes so the text changes at most once a minute."""
-    seconds = (until - now).total_seconds()
-    if seconds <= 0:
-        return "finishing"
-    if seconds < 60:
-        return "under 1 min left"
-    return f"{duration_words(seconds // 60 * 60)} left"
+def slack_time(moment: datetime, span_seconds: float) -> str:
+    """A date token for a moment `span_seconds` from its start (a wait's end, a soak's
+    opening): the time alone for a span under a day, else the day too, since a bare time two
+    days out reads as today. Never a countdown: "7 min left" would change on every refresh."""
+    if span_seconds < 86_400:
+        return slack_date(moment, "{time}")
+    return slack_date(moment)
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:

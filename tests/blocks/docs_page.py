@@ -25,7 +25,7 @@ PAGE = Path(__file__).resolve().parents[2] / "docs" / "messages.md"
 
 TITLES = {
     "new_release": "New release (staging deploying, production gate collecting votes early)",
-    "soaking": "Soaking (wait stage with remaining time)",
+    "soaking": "Soaking (the wait stage's end and the soak gate's opening, as Slack dates)",
     "awaiting_plan": "Plan awaiting approval",
     "plan_approved": "Plan approved, production gate 0/2",
     "gate_1_of_2_with_history": "Gate 1/2 with history (carol has not linked her account)",
@@ -52,10 +52,16 @@ The same message is shown to everyone, so it carries every button that applies *
 decides per click (an author clicking Approve gets an ephemeral "you can't approve your own
 release", with a Bypass button when they are an org admin). Finished releases have no buttons.
 
-Builders: `blocks.release.release_message(release, now=…)` for the release message,
+Builders: `blocks.release.release_message(release)` for the release message,
 `blocks.plan_thread.plan_posts(release, plan)` for the thread, `blocks.modals`,
 `blocks.ephemeral`, `blocks.notices`, `blocks.commands`, `blocks.home`. The view model comes
-from `blocks.from_forest.release_from_forest(…)`.
+from `blocks.from_forest.release_from_forest(…, policies=…)`.
+
+The release message depends on nothing but the release: no clock, no countdown, and none of
+Forest's soak-time reason texts (their seconds change on every read). Soak time is rendered from
+its policy (duration, source environment) and the source deploy's finish time; a wait stage
+shows when it ends. The bot re-renders and hashes the payload on every refresh, so a message is
+updated only when something a person should see has changed.
 
 ## As the sandbox renders them
 

@@ -13,6 +13,7 @@ from forest.v1 import policies_pb2, releases_pb2
 
 Status = releases_pb2.PipelineRunStageStatus
 NOW = datetime(2026, 11, 24, 12, 7, tzinfo=UTC)
+STAGING_DONE = "2026-11-24T12:02:00Z"  # + the 30 min soak: production opens at 12:32
 INTENT = "7d9c1f0e-5b7a-4f3e-9d2c-3f2a9c1e8b10"
 ORG = "acme"
 COMMIT = Commit(branch="main", sha="3f2a9c1e8b10d4f5a6b7", title="Fix checkout rounding")
@@ -67,6 +68,9 @@ def pipeline(
     prod_extra: dict[str, object] = {}
     if production_error is not None:
         prod_extra["error_message"] = production_error
+    staging_extra: dict[str, object] = {}
+    if staging == SUCCEEDED:
+        staging_extra["completed_at"] = STAGING_DONE
     soak_extra: dict[str, object] = {"duration_seconds": 1800}
     if soak == ACTIVE:
         soak_extra["wait_until"] = "2026-11-24T12:32:00Z"
@@ -85,7 +89,7 @@ def pipeline(
                 ("plan-production",),
                 **prod_extra,
             ),
-            _stage("deploy-staging", DEPLOY, staging, "staging"),
+            _stage("deploy-staging", DEPLOY, staging, "staging", (), **staging_extra),
             _stage("soak", WAIT, soak, None, ("deploy-staging",), **soak_extra),
             _stage("plan-production", PLAN, plan, "production", ("soak",), **plan_extra),
         ],
@@ -103,8 +107,20 @@ def _vote(
     return entry
 
 
+def soak_reason(passed: bool, elapsed: int | None) -> str:
+    """Forest's soak reason: its seconds change on every read, so the message never shows it."""
+    if elapsed is None:
+        return "staging has not succeeded yet"
+    if passed:
+        return f"soaked: {elapsed}s since staging succeeded (needs 1800s)"
+    return f"soak: {elapsed}s of 1800s since staging succeeded"
+
+
 def gate(
-    *votes: policies_pb2.ExternalApprovalDecisionEntry, required: int = 2, soak_passed: bool = True
+    *votes: policies_pb2.ExternalApprovalDecisionEntry,
+    required: int = 2,
+    soak_passed: bool = True,
+    soak_elapsed: int | None = 5012,
 ) -> policies_pb2.EvaluatePoliciesResponse:
     current = sum(1 for v in votes if v.decision == "approved")
     approved = current >= required
@@ -115,7 +131,7 @@ def gate(
                 policy_name="soak-30m",
                 policy_type=SOAK_TIME,
                 passed=soak_passed,
-                reason="30m since staging" if soak_passed else "soaking: 12m of 30m",
+                reason=soak_reason(soak_passed, soak_elapsed),
             ),
             policies_pb2.PolicyEvaluation(
                 policy_name="main-only",
@@ -136,6 +152,37 @@ def gate(
     )
 
 
+# ListPolicies for acme/api: the configs behind the evaluations above.
+POLICIES = (
+    policies_pb2.Policy(
+        id="pol-soak",
+        name="soak-30m",
+        enabled=True,
+        policy_type=SOAK_TIME,
+        soak_time=policies_pb2.SoakTimeConfig(
+            source_environment="staging", target_environment="production", duration_seconds=1800
+        ),
+    ),
+    policies_pb2.Policy(
+        id="pol-branch",
+        name="main-only",
+        enabled=True,
+        policy_type=BRANCH,
+        branch_restriction=policies_pb2.BranchRestrictionConfig(
+            target_environment="production", branch_pattern="^main$"
+        ),
+    ),
+    policies_pb2.Policy(
+        id="pol-approval",
+        name="two-approvers",
+        enabled=True,
+        policy_type=APPROVAL,
+        external_approval=policies_pb2.ExternalApprovalConfig(
+            target_environment="production", required_approvals=2
+        ),
+    ),
+)
+
 BOB_OK = _vote("bob", "approved", "2026-11-24T12:03:00Z", "lgtm")
 CAROL_NO = _vote("carol", "rejected", "2026-11-24T12:05:00Z", "wait for #812")
 CAROL_OK = _vote("carol", "approved", "2026-11-24T12:09:00Z")
@@ -155,14 +202,15 @@ def _release(
         author=ALICE,
         slack_ids=SLACK_IDS,
         bypasses=bypasses,
+        policies=POLICIES,
     )
 
 
 STATES: dict[str, Callable[[], Release]] = {
     "new_release": lambda: _release(
-        pipeline(staging=ACTIVE, soak=PENDING), gate(soak_passed=False)
+        pipeline(staging=ACTIVE, soak=PENDING), gate(soak_passed=False, soak_elapsed=None)
     ),
-    "soaking": lambda: _release(pipeline(soak=ACTIVE), gate(soak_passed=False)),
+    "soaking": lambda: _release(pipeline(soak=ACTIVE), gate(soak_passed=False, soak_elapsed=300)),
     "awaiting_plan": lambda: _release(
         pipeline(plan=ACTIVE, plan_approval="AWAITINGAPPROVAL"), gate()
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -139,14 +139,14 @@ def test_decisions_mentions_and_bypass() -> None:
     assert release.author is not None and release.author.slack_id == "U0ALICE"
 
 
-def test_wait_stage_remaining_time_uses_now() -> None:
+def test_running_wait_stage_shows_its_end_not_a_countdown() -> None:
     release = STATES["soaking"]()
-    text = release_message(release, now=NOW)["blocks"][2]["text"]["text"]
-    assert "25 min left" in text
-    later = release_message(release, now=NOW + timedelta(minutes=24, seconds=30))
-    assert "under 1 min left" in later["blocks"][2]["text"]["text"]
-    done = release_message(release, now=NOW + timedelta(hours=1))
-    assert "finishing" in done["blocks"][2]["text"]["text"]
+    text = release_message(release)["blocks"][2]["text"]["text"]
+    end = int(datetime(2026, 11, 24, 12, 32, tzinfo=UTC).timestamp())
+    assert f"⏳ wait 30 min: until <!date^{end}^{{time}}|2026-11-24 12:32 UTC>" in text
+    assert "left" not in text
+    for later in (NOW + timedelta(minutes=24, seconds=30), NOW + timedelta(hours=1)):
+        assert release_message(release, now=later) == release_message(release, now=NOW)
 
 
 def test_non_pipeline_release_uses_steps() -> None:

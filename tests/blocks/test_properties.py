@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +29,7 @@ from blocks.model import (
     Release,
     Requirement,
     RequirementKind,
+    SoakFacts,
     Stage,
     StageKind,
     StageStatus,
@@ -40,6 +43,7 @@ from blocks.release import release_message, release_ref
 from blocks.text import is_slack_user_id
 from forest.v1 import policies_pb2, releases_pb2
 from tests.blocks.checks import assert_valid_message, assert_valid_view
+from tests.blocks.states import STATES
 
 HOSTILE = [
     "<!channel>",
@@ -115,19 +119,28 @@ decisions = st.builds(
     comment=texts,
     decided_at=st.one_of(st.none(), moments),
 )
+approval_counts = st.builds(Approvals, st.integers(0, 99), st.integers(1, 99))
+soak_facts = st.builds(
+    SoakFacts,
+    duration_seconds=st.one_of(st.integers(0, 10**7), st.integers(-(2**63), 2**63 - 1)),
+    source_environment=texts,
+    source_finished_at=st.one_of(st.none(), moments),
+)
 requirements = st.builds(
     Requirement,
     name=texts,
     kind=st.sampled_from(RequirementKind),
     passed=st.booleans(),
     reason=texts,
+    soak=st.one_of(st.none(), soak_facts),
+    approvals=st.one_of(st.none(), approval_counts),
 )
 gates = st.builds(
     Gate,
     environment=texts,
     requirements=st.lists(requirements, max_size=12).map(tuple),
     passed=st.booleans(),
-    approvals=st.one_of(st.none(), st.builds(Approvals, st.integers(0, 99), st.integers(1, 99))),
+    approvals=st.one_of(st.none(), approval_counts),
     decisions=st.lists(decisions, max_size=40).map(tuple),
     accepting_votes=st.booleans(),
 )
@@ -167,6 +180,45 @@ def test_release_message_within_limits_and_safe(release: Release) -> None:
     assert json.dumps(msg) == json.dumps(again)  # deterministic
     if release.finished:
         assert not [b for b in msg["blocks"] if b["type"] == "actions"]
+
+
+def _with_soak_reasons(release: Release, reason: str) -> Release:
+    """The same release, as if Forest had worded its soak-time evaluations differently."""
+    gates = tuple(
+        replace(
+            g,
+            requirements=tuple(
+                replace(r, reason=reason) if r.kind is RequirementKind.SOAK_TIME else r
+                for r in g.requirements
+            ),
+        )
+        for g in release.gates
+    )
+    return replace(release, gates=gates)
+
+
+@pytest.mark.parametrize("state", sorted(STATES))
+@SETTINGS
+@given(moments, moments, texts, texts)
+def test_golden_states_render_the_same_whenever_and_whatever_forest_says_about_soak(
+    state: str, now: datetime, other_now: datetime, reason: str, other_reason: str
+) -> None:
+    release = STATES[state]()
+    expected = json.dumps(release_message(release), ensure_ascii=False)
+    for variant, when in (
+        (_with_soak_reasons(release, reason), now),
+        (_with_soak_reasons(release, other_reason), other_now),
+    ):
+        assert json.dumps(release_message(variant, now=when), ensure_ascii=False) == expected
+
+
+@SETTINGS
+@given(releases, moments, moments, texts)
+def test_any_release_renders_the_same_for_any_now_and_soak_reason(
+    release: Release, now: datetime, other_now: datetime, reason: str
+) -> None:
+    first = release_message(release, now=now)
+    assert release_message(_with_soak_reasons(release, reason), now=other_now) == first
 
 
 @SETTINGS
@@ -312,10 +364,19 @@ def test_commands_and_home_within_limits_and_safe(
         st.tuples(texts, st.sampled_from(["approved", "rejected", "maybe"]), texts, texts),
         max_size=12,
     ),
+    st.one_of(st.integers(-(2**63), 2**63 - 1), st.sampled_from([0, 1800, 86_400 * 3])),
+    st.one_of(
+        texts,
+        st.sampled_from(
+            ["2026-11-24T12:02:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+00:00"]
+        ),
+    ),
 )
 def test_from_forest_with_hostile_protobuf(
     raw_stages: list[tuple[int, int, str, str | None, str]],
     votes: list[tuple[str, str, str, str]],
+    soak_seconds: int,
+    completed_at: str,
 ) -> None:
     intent = releases_pb2.ReleaseIntentState(
         release_intent_id="i-1", project="api<!channel>", created_at="not a date"
@@ -344,13 +405,29 @@ def test_from_forest_with_hostile_protobuf(
                 policy_type=policies_pb2.POLICY_TYPE_EXTERNAL_APPROVAL,
                 reason="<@U1>",
                 external_approval_state=state,
-            )
+            ),
+            policies_pb2.PolicyEvaluation(
+                policy_name="<!here>soak",
+                policy_type=policies_pb2.POLICY_TYPE_SOAK_TIME,
+                reason="<!channel> 12s",
+            ),
         ]
+    )
+    for stage in intent.stages:
+        stage.completed_at = completed_at
+    soak_source = raw_stages[0][2] if raw_stages else "<!everyone>"
+    policy = policies_pb2.Policy(
+        name="<!here>soak",
+        policy_type=policies_pb2.POLICY_TYPE_SOAK_TIME,
+        soak_time=policies_pb2.SoakTimeConfig(
+            source_environment=soak_source, duration_seconds=soak_seconds
+        ),
     )
     release = release_from_forest(
         intent,
         organisation="acme",
         evaluations={"production": response, "<!x>": response},
         slack_ids={"u0": "U0LINKED", "u1": "<!channel>"},
+        policies=[policy],
     )
     assert_valid_message(release_message(release, now=NOW), {"U0LINKED"})
