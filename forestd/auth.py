@@ -2,7 +2,8 @@
 
 First match wins: the configured service token (Forest's service-account key, compared in
 constant time) → the service account; a personal access token (stored as SHA-256, expiry
-honoured) → that user. Anything else is UNAUTHENTICATED. Health and reflection need no token.
+honoured) → that user. Anything else is UNAUTHENTICATED. Health, reflection and RefreshToken
+(which Forest serves without a token) need none.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from .db.types import utcnow
 from .uow import Database
 
 SERVICE_ACCOUNT_ID = "00000000-0000-0000-0000-000000000000"
-OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# Method path prefixes served without a token.
+OPEN_PATHS = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.",
+    "/forest.v1.UsersService/RefreshToken",
+)
 # last_used is refreshed at most this often, so reads do not turn into writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -109,7 +115,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(OPEN_SERVICES):
+        if handler is None or handler_call_details.method.startswith(OPEN_PATHS):
             return handler
         token = bearer_token(handler_call_details.invocation_metadata)
         actor = await self._resolver.resolve(token) if token else None

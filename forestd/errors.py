@@ -47,6 +47,10 @@ class AlreadyExists(ForestError):
     code = grpc.StatusCode.ALREADY_EXISTS
 
 
+class Unimplemented(ForestError):
+    code = grpc.StatusCode.UNIMPLEMENTED
+
+
 def parse_uuid(value: str, field: str) -> str:
     """The canonical text of a UUID, or INVALID_ARGUMENT naming the field (Forest says INTERNAL)."""
     try:

@@ -84,6 +84,18 @@ class OAuthConnection(_message.Message):
     provider_data_json: str
     def __init__(self, provider: _Optional[_Union[OAuthProvider, str]] = ..., provider_user_id: _Optional[str] = ..., provider_email: _Optional[str] = ..., linked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., provider_display_name: _Optional[str] = ..., provider_data_json: _Optional[str] = ...) -> None: ...
 
+class RefreshTokenRequest(_message.Message):
+    __slots__ = ("refresh_token",)
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    refresh_token: str
+    def __init__(self, refresh_token: _Optional[str] = ...) -> None: ...
+
+class RefreshTokenResponse(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: AuthTokens
+    def __init__(self, tokens: _Optional[_Union[AuthTokens, _Mapping]] = ...) -> None: ...
+
 class AuthTokens(_message.Message):
     __slots__ = ("access_token", "refresh_token", "expires_in_seconds")
     ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]

@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class UsersServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """In Forest's order; of its authentication RPCs (Register, Login, RefreshToken, Logout), which
+    come first, only RefreshToken is in this subset.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -34,6 +36,11 @@ class UsersServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.RefreshToken = channel.unary_unary(
+                '/forest.v1.UsersService/RefreshToken',
+                request_serializer=forest_dot_v1_dot_users__pb2.RefreshTokenRequest.SerializeToString,
+                response_deserializer=forest_dot_v1_dot_users__pb2.RefreshTokenResponse.FromString,
+                _registered_method=True)
         self.GetUser = channel.unary_unary(
                 '/forest.v1.UsersService/GetUser',
                 request_serializer=forest_dot_v1_dot_users__pb2.GetUserRequest.SerializeToString,
@@ -82,7 +89,16 @@ class UsersServiceStub:
 
 
 class UsersServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """In Forest's order; of its authentication RPCs (Register, Login, RefreshToken, Logout), which
+    come first, only RefreshToken is in this subset.
+    """
+
+    def RefreshToken(self, request, context):
+        """A refresh token for new session tokens; Forest needs no bearer token for it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def GetUser(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -142,6 +158,11 @@ class UsersServiceServicer:
 
 def add_UsersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'RefreshToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshToken,
+                    request_deserializer=forest_dot_v1_dot_users__pb2.RefreshTokenRequest.FromString,
+                    response_serializer=forest_dot_v1_dot_users__pb2.RefreshTokenResponse.SerializeToString,
+            ),
             'GetUser': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUser,
                     request_deserializer=forest_dot_v1_dot_users__pb2.GetUserRequest.FromString,
@@ -196,7 +217,36 @@ def add_UsersServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class UsersService:
-    """Missing associated documentation comment in .proto file."""
+    """In Forest's order; of its authentication RPCs (Register, Login, RefreshToken, Logout), which
+    come first, only RefreshToken is in this subset.
+    """
+
+    @staticmethod
+    def RefreshToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/forest.v1.UsersService/RefreshToken',
+            forest_dot_v1_dot_users__pb2.RefreshTokenRequest.SerializeToString,
+            forest_dot_v1_dot_users__pb2.RefreshTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def GetUser(request,

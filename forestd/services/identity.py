@@ -5,7 +5,8 @@ Differences from Forest (contract §1.6, §2), on purpose:
   which would let anyone claim a colleague's Slack identity).
 - ListMyOrganisations works with a personal access token (Forest wants a JWT session).
 - The last admin of an organisation cannot be removed or demoted.
-- Device login (Initiate/Poll/Approve/DenyDeviceLogin) is not served: UNIMPLEMENTED.
+- Device login (Initiate/Poll/Approve/DenyDeviceLogin) and RefreshToken are not served:
+  UNIMPLEMENTED (forestd has no session tokens).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from ..errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    Unimplemented,
     parse_uuid,
     rpc,
 )
@@ -83,6 +85,15 @@ def _timestamp(value: datetime | None) -> Timestamp | None:
 class UsersService(users_pb2_grpc.UsersServiceServicer):
     def __init__(self, ctx: ServiceContext):
         self._db = ctx.db
+
+    @rpc
+    async def RefreshToken(
+        self, request: users_pb2.RefreshTokenRequest, context: grpc.aio.ServicerContext
+    ) -> users_pb2.RefreshTokenResponse:
+        """Open, as in Forest, but forestd never hands out session tokens to refresh."""
+        raise Unimplemented(
+            "forestd has no session tokens to refresh: authenticate with a personal access token"
+        )
 
     @rpc
     async def GetUser(

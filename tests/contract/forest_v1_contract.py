@@ -265,6 +265,11 @@ MESSAGES: dict[str, list[str]] = {
     "UserEmail": ["email 1 string", "verified 2 bool"],
     "TokenInfoRequest": [],
     "TokenInfoResponse": ["user_id 1 string", "expires_at 2 int64"],
+    "AuthTokens": [
+        "access_token 1 string", "refresh_token 2 string", "expires_in_seconds 3 int64",
+    ],
+    "RefreshTokenRequest": ["refresh_token 1 string"],
+    "RefreshTokenResponse": ["tokens 1 AuthTokens"],
     "Organisation": ["organisation_id 1 string", "name 2 string", f"created_at 3 {TS}"],
     "GetOrganisationRequest": [
         "organisation_id 1 string oneof:identifier", "name 2 string oneof:identifier",
@@ -362,6 +367,7 @@ SERVICES: dict[str, list[str]] = {
         "ListEventSubscriptions ListEventSubscriptionsRequest -> ListEventSubscriptionsResponse",
     ],
     "UsersService": [
+        "RefreshToken RefreshTokenRequest -> RefreshTokenResponse",
         "GetUser GetUserRequest -> GetUserResponse",
         "TokenInfo TokenInfoRequest -> TokenInfoResponse",
         "CreatePersonalAccessToken CreatePersonalAccessTokenRequest"
