@@ -2,7 +2,7 @@
 
 - `serve`: gRPC (with health and reflection), the intent coordinator and the in-process
   runner; settings from flags, else FORESTD_* environment variables; SIGINT/SIGTERM stop it
-  gracefully.
+  gracefully. `--compat forest` reproduces the real Forest's gaps (forestd/compat.py).
 - `migrate`: `alembic upgrade head` on the database.
 - `seed-demo`: the demo organisation (forestd.seed); prints the users' tokens once.
 - `release`: create an artifact for a commit and release it over gRPC as the token's user.
@@ -19,7 +19,7 @@ import logging
 import secrets
 import signal
 import sys
-from typing import Any
+from typing import Any, get_args
 
 import grpc
 
@@ -27,6 +27,7 @@ from forest.v1 import releases_pb2, releases_pb2_grpc
 
 from . import event_feed
 from .bus import Bus, BusUnavailable
+from .compat import CompatMode
 from .config import ForestSettings
 from .db.engine import make_engine
 from .db.migrate import current_revision, upgrade_head
@@ -50,6 +51,11 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--service-token", help="the bearer token of Forest's service account")
     serve.add_argument(
         "--no-runner", action="store_true", help="do not run releases in this process"
+    )
+    serve.add_argument(
+        "--compat",
+        choices=get_args(CompatMode),
+        help="'forest' reproduces the real Forest's gaps; default 'intended' (FORESTD_COMPAT)",
     )
     serve.set_defaults(func=serve_command)
 
@@ -92,7 +98,7 @@ def _database_flag(parser: argparse.ArgumentParser) -> None:
 def settings_from(args: argparse.Namespace) -> ForestSettings:
     """FORESTD_* environment variables, overridden by the flags that were given."""
     overrides: dict[str, Any] = {}
-    for name in ("database_url", "grpc_address", "nats_url", "service_token"):
+    for name in ("database_url", "grpc_address", "nats_url", "service_token", "compat"):
         value = getattr(args, name, None)
         if value is not None:
             # an empty --nats-url turns NATS off
@@ -131,7 +137,8 @@ async def serve_command(args: argparse.Namespace) -> int:
     # Start-up leaves ~10^6 long-lived objects (SQLAlchemy, gRPC, protobuf); without this every
     # full collection walks them all: ~40 ms pauses, the p99 of every RPC (bench/README.md).
     gc.freeze()
-    print(f"forestd listening on {server.address}", flush=True)
+    compat = "" if settings.compat == "intended" else f" (compat {settings.compat})"
+    print(f"forestd listening on {server.address}{compat}", flush=True)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

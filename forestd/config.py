@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .compat import CompatMode
+
 
 class ForestSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FORESTD_", extra="ignore")
@@ -26,3 +28,7 @@ class ForestSettings(BaseSettings):
     run_migrations: bool = Field(default=True, description="alembic upgrade head on start-up")
     runner_enabled: bool = Field(default=True, description="run releases in-process")
     max_message_bytes: int = Field(default=64 * 1024 * 1024, description="gRPC message cap")
+    compat: CompatMode = Field(
+        default="intended",
+        description="'forest' reproduces the real Forest's gaps (forestd/compat.py)",
+    )

@@ -7,6 +7,9 @@ Differences from Forest (contract §1.6, §2), on purpose:
 - The last admin of an organisation cannot be removed or demoted.
 - Device login (Initiate/Poll/Approve/DenyDeviceLogin) and RefreshToken are not served:
   UNIMPLEMENTED (forestd has no session tokens).
+
+In `forest` compat mode (forestd/compat.py) TokenInfo refuses personal access tokens as Forest
+does (INTERNAL "missing claims in request extensions"; contract §1.6, §8).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from forest.v1 import (
 
 from ..auth import SERVICE_ACCOUNT_ID, bearer_token, current_actor, hash_token
 from ..authz import organisation_by_name, require_member
+from ..compat import MISSING_CLAIMS
 from ..context import ServiceContext
 from ..db.models import (
     Organisation,
@@ -42,6 +46,7 @@ from ..db.models import (
 from ..errors import (
     AlreadyExists,
     FailedPrecondition,
+    ForestError,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -85,6 +90,7 @@ def _timestamp(value: datetime | None) -> Timestamp | None:
 class UsersService(users_pb2_grpc.UsersServiceServicer):
     def __init__(self, ctx: ServiceContext):
         self._db = ctx.db
+        self._compat = ctx.compat
 
     @rpc
     async def RefreshToken(
@@ -128,6 +134,8 @@ class UsersService(users_pb2_grpc.UsersServiceServicer):
         actor = current_actor()
         if not actor.is_user:
             return users_pb2.TokenInfoResponse(user_id=SERVICE_ACCOUNT_ID, expires_at=0)
+        if not self._compat.token_info_for_pats:
+            raise ForestError(MISSING_CLAIMS)  # a user here always came with a PAT
         raw = bearer_token(context.invocation_metadata()) or ""
         async with self._db.read() as session:
             expires_at = await session.scalar(

@@ -9,6 +9,11 @@ The rules are the seed's *as intended* (contract §3, issue 4 §3), where Forest
   `force_bypass` from anyone else is an ordinary vote;
 - one vote per (intent, environment, user): a later vote replaces decision, comment and time;
 - every vote writes an `approval`/`decided` org event and publishes `forest.intent.evaluate`.
+
+In `forest` compat mode (forestd/compat.py) votes behave as the real Forest's (contract §3):
+`force_bypass` needs no role and adds an ordinary, unrecorded vote; the intent is found by id
+alone (membership and the policy still come from the request's project); no org event is
+written (`forest.intent.evaluate` is still published).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from .. import policy_engine as engine
 from ..auth import Actor, current_actor
 from ..authz import member_project
 from ..bus import INTENT_EVALUATE
+from ..compat import Compat
 from ..context import ServiceContext
 from ..db.models import (
     ApprovalDecision,
@@ -65,6 +71,7 @@ def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
 class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
     def __init__(self, ctx: ServiceContext):
         self._db = ctx.db
+        self._compat = ctx.compat
 
     # ---- CRUD ---------------------------------------------------------------------------
 
@@ -236,7 +243,11 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
         async with self._db.transaction() as uow:
             session = uow.session
             org, project, role, intent = await _vote_context(
-                session, request.project, actor, intent_id
+                session,
+                request.project,
+                actor,
+                intent_id,
+                in_project=self._compat.vote_intent_in_project,
             )
             if intent.status != "ACTIVE":
                 raise FailedPrecondition(
@@ -250,9 +261,9 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
                     f"no enabled external approval policy on environment {environment!r} "
                     f"in {_label(org, project)}"
                 )
-            bypass = decision == "approved" and _is_author(intent, actor)
-            if bypass:
-                _check_bypass(force_bypass, role)
+            bypass = decision == "approved" and _self_approval(
+                intent, actor, role, force_bypass, self._compat
+            )
             await _upsert_vote(
                 session,
                 intent_id=intent.id,
@@ -263,20 +274,21 @@ class PolicyService(policies_pb2_grpc.PolicyServiceServicer):
                 comment=comment,
                 bypass=bypass,
             )
-            uow.record_event(
-                org.name,
-                "approval",
-                "decided",
-                intent.id,
-                project=project.name,
-                metadata={
-                    "intent_id": intent.id,
-                    "environment": environment,
-                    "decision": decision,
-                    "user_id": actor.id,
-                    "bypass": "true" if bypass else "false",
-                },
-            )
+            if self._compat.vote_events:
+                uow.record_event(
+                    org.name,
+                    "approval",
+                    "decided",
+                    intent.id,
+                    project=project.name,
+                    metadata={
+                        "intent_id": intent.id,
+                        "environment": environment,
+                        "decision": decision,
+                        "user_id": actor.id,
+                        "bypass": "true" if bypass else "false",
+                    },
+                )
             uow.publish_after_commit(INTENT_EVALUATE, intent.id.encode())
             required = max(engine.required_of(p) for p in policies)
             return await engine.approval_state(session, intent.id, environment, required)
@@ -366,10 +378,19 @@ async def _project_intent(
 
 
 async def _vote_context(
-    session: AsyncSession, project_msg: releases_pb2.Project, actor: Actor, intent_id: str
+    session: AsyncSession,
+    project_msg: releases_pb2.Project,
+    actor: Actor,
+    intent_id: str,
+    *,
+    in_project: bool,
 ) -> tuple[Organisation, Project, str, ReleaseIntent]:
     """Organisation, project, the voter's role and the intent, in one query (votes are hot):
-    the same answers and refusals as project_from_request + require_member + _project_intent."""
+    the same answers and refusals as project_from_request + require_member + _project_intent.
+    Without `in_project` (Forest) the intent may belong to any project of any organisation."""
+    intent_matches = ReleaseIntent.id == intent_id
+    if in_project:
+        intent_matches = and_(intent_matches, ReleaseIntent.project_id == Project.id)
     if not project_msg.organisation or not project_msg.project:
         raise InvalidArgument("project.organisation and project.project are required")
     row = (
@@ -389,10 +410,7 @@ async def _vote_context(
                     OrganisationMember.user_id == actor.id,
                 ),
             )
-            .outerjoin(
-                ReleaseIntent,
-                and_(ReleaseIntent.id == intent_id, ReleaseIntent.project_id == Project.id),
-            )
+            .outerjoin(ReleaseIntent, intent_matches)
             .where(Organisation.name == project_msg.organisation)
         )
     ).first()
@@ -404,7 +422,8 @@ async def _vote_context(
     if role is None:
         raise PermissionDenied(f"you are not a member of organisation {org.name!r}")
     if intent is None:
-        raise NotFound(f"release intent {intent_id} not found in {_label(org, project)}")
+        where = _label(org, project) if in_project else "any project"
+        raise NotFound(f"release intent {intent_id} not found in {where}")
     return org, project, role, intent
 
 
@@ -453,16 +472,27 @@ def _is_author(intent: ReleaseIntent, actor: Actor) -> bool:
     return intent.actor_type == "user" and intent.actor_id == actor.id
 
 
-def _check_bypass(force_bypass: bool, role: str) -> None:
+def _self_approval(
+    intent: ReleaseIntent, actor: Actor, role: str, force_bypass: bool, compat: Compat
+) -> bool:
+    """Whether an approval is a recorded bypass: the author approving their own release, which
+    needs `force_bypass` and (unless Forest's rules apply) the admin role. Under Forest's
+    rules `force_bypass` only lifts the self-approval check: an ordinary vote, not a bypass."""
+    if not _is_author(intent, actor):
+        return False
     if not force_bypass:
+        who = "an organisation admin" if compat.bypass_needs_admin else "you"
         raise PermissionDenied(
             "cannot approve your own release: another member must approve it "
-            "(an organisation admin may bypass with force_bypass)"
+            f"({who} may bypass with force_bypass)"
         )
+    if not compat.bypass_needs_admin:
+        return False
     if role != "admin":
         raise PermissionDenied(
             "only an organisation admin can bypass the approval gate on their own release"
         )
+    return True
 
 
 async def _upsert_vote(

@@ -13,7 +13,8 @@
 - `ApprovePlanStage` / `RejectPlanStage`: one decision by a member of the intent's
   organisation (or the service account), recorded with who and why (Forest drops both);
   rejection fails the stage "plan rejected: <reason>", cancels the rest and fails the intent.
-  Both publish `forest.intent.evaluate`.
+  Both publish `forest.intent.evaluate`. In `forest` compat mode (forestd/compat.py) neither
+  who decided nor the reason is kept, in the stage or its event, as in Forest (contract §6).
 - `GetPlanOutput`: every destination's plan, and the approval status (or stage status).
 - `GetReleasesByActor`: the caller's own intents, newest first, paged.
 - `WaitRelease`: the intent's current stages and steps, then their changes (including a plan
@@ -159,6 +160,7 @@ def stage_update(stage: PipelineStageState) -> releases_pb2.PipelineStageUpdate:
 class ReleaseService(ArtifactRpcs, releases_pb2_grpc.ReleaseServiceServicer):
     def __init__(self, ctx: ServiceContext):
         self._db = ctx.db
+        self._record_decider = ctx.compat.record_plan_decider
 
     # ---- Release ------------------------------------------------------------------------
 
@@ -387,9 +389,8 @@ class ReleaseService(ArtifactRpcs, releases_pb2_grpc.ReleaseServiceServicer):
                 uow, actor, request.release_intent_id, request.stage_id
             )
             stage.approval_status = "APPROVED"
-            stage.plan_decided_by = actor.id
-            stage.plan_decided_at = walk.now
-            walk.set_stage(stage, "SUCCEEDED", details=_decider(actor))
+            details = self._decision(stage, actor, walk, None)
+            walk.set_stage(stage, "SUCCEEDED", details=details)
             await walk.advance()
             uow.publish_after_commit(INTENT_EVALUATE, walk.intent.id.encode())
         return releases_pb2.ApprovePlanStageResponse()
@@ -407,16 +408,26 @@ class ReleaseService(ArtifactRpcs, releases_pb2_grpc.ReleaseServiceServicer):
                 uow, actor, request.release_intent_id, request.stage_id
             )
             stage.approval_status = "REJECTED"
-            stage.plan_decided_by = actor.id
-            stage.plan_decided_at = walk.now
-            stage.plan_decision_reason = reason or None
-            walk.fail(
-                stage,
-                f"plan rejected: {reason}" if reason else "plan rejected",
-                {**_decider(actor), "reason": reason},
-            )
+            details = self._decision(stage, actor, walk, reason)
+            kept = details.get("reason")
+            walk.fail(stage, f"plan rejected: {kept}" if kept else "plan rejected", details)
             uow.publish_after_commit(INTENT_EVALUATE, walk.intent.id.encode())
         return releases_pb2.RejectPlanStageResponse()
+
+    def _decision(
+        self, stage: PipelineStageState, actor: Actor, walk: IntentWalk, reason: str | None
+    ) -> dict[str, str]:
+        """Record who decided the plan (and why, for a rejection) on the stage; return the
+        details for its event. Under Forest's rules nothing is kept (contract §6)."""
+        if not self._record_decider:
+            return {}
+        stage.plan_decided_by = actor.id
+        stage.plan_decided_at = walk.now
+        details = {"decided_by": actor.id, "decided_by_username": actor.username}
+        if reason is not None:
+            stage.plan_decision_reason = reason or None
+            details["reason"] = reason
+        return details
 
     @rpc
     async def GetPlanOutput(
@@ -599,11 +610,6 @@ async def _require_intent_member(
     project = await session.get_one(Project, intent.project_id)
     org = await session.get_one(Organisation, project.organisation_id)
     await require_member(session, actor, org)
-
-
-def _decider(actor: Actor) -> dict[str, str]:
-    """Who decided a plan, for the stage_changed event (Forest records nobody)."""
-    return {"decided_by": actor.id, "decided_by_username": actor.username}
 
 
 async def _awaiting_plan(
