@@ -63,7 +63,9 @@ def register(subparsers: Any) -> None:
     _database_flag(migrate)
     migrate.set_defaults(func=migrate_command)
 
-    seed = commands.add_parser("seed-demo", help="create org acme with alice, bob, carol")
+    seed = commands.add_parser(
+        "seed-demo", help="create org acme (alice, bob, carol) and globex (dave)"
+    )
     _database_flag(seed)
     seed.add_argument("--soak-seconds", type=int, default=60, help="staging -> production soak")
     seed.add_argument(

@@ -8,6 +8,13 @@ staging → production, branch `^main$` on production, 2 approvals on production
 Two artifacts are seeded too (a build of `main` and one of a feature branch) and their ids
 printed, so a client can call `ReleaseService.Release` straight away (new builds come from
 `AnnotateRelease`).
+
+A second organisation `globex` has one member, dave (its admin, verified dave@example.com, a
+personal access token), and project `web` with one external approval required on
+`production`: a member of another organisation whose project gates an environment of the same
+name, so cross-organisation votes can be tried (refused by default, accepted by Forest and
+by `--compat forest`).
+
 Seeding twice is refused with a clear message (the tokens cannot be shown again).
 """
 
@@ -18,7 +25,7 @@ from typing import Any
 
 from forest.v1 import policies_pb2
 
-from .db.models import ReleasePipeline
+from .db.models import Organisation, Project, ReleasePipeline
 from .errors import AlreadyExists
 from .policy_engine import ConfigMessage, policy_row
 from .provisioning import (
@@ -30,12 +37,15 @@ from .provisioning import (
     create_token,
     create_user,
 )
-from .uow import Database
+from .uow import Database, UnitOfWork
 
 ORGANISATION = "acme"
 PROJECT = "api"
 PIPELINE = "default"
 USERS = (("alice", "admin"), ("bob", "member"), ("carol", "member"))
+OTHER_ORGANISATION = "globex"
+OTHER_PROJECT = "web"
+OTHER_USER = "dave"
 # branch -> (commit sha, commit message) of the artifacts seeded for releasing
 ARTIFACTS = {
     "main": ("5eed0000c0ffee00000000000000000000000001", "Add rate limiting to the public API"),
@@ -67,6 +77,9 @@ class DemoSeed:
     user_ids: dict[str, str] = field(default_factory=dict)
     destinations: dict[str, str] = field(default_factory=dict)  # environment -> name
     artifacts: dict[str, str] = field(default_factory=dict)  # branch -> artifact id
+    # The second organisation and its project (its one user is in tokens and user_ids).
+    other_organisation: str = ""
+    other_project: str = ""
 
     def describe(self) -> str:
         lines = [
@@ -74,6 +87,8 @@ class DemoSeed:
             f"project {self.organisation}/{self.project}",
             "pipeline: deploy staging -> plan production -> deploy production",
             "policies on production: soak after staging, branch ^main$, 2 approvals",
+            f"and organisation {self.other_organisation!r} ({OTHER_USER} only), project "
+            f"{self.other_organisation}/{self.other_project}: 1 approval on production",
             "",
             "Personal access tokens (shown once; keep them):",
         ]
@@ -90,6 +105,8 @@ class DemoSeed:
             "user_ids": self.user_ids,
             "destinations": self.destinations,
             "artifacts": self.artifacts,
+            "other_organisation": self.other_organisation,
+            "other_project": self.other_project,
         }
 
 
@@ -99,83 +116,126 @@ async def seed_demo(
     soak_seconds: int = 60,
     destination_config: dict[str, Any] | None = None,
 ) -> DemoSeed:
-    """Create the demo world in one transaction; AlreadyExists when `acme` is there."""
+    """Create the demo world in one transaction; AlreadyExists when it is there already."""
     config = {"deploy_seconds": 2, "plan_seconds": 1, "plan_lines": 60}
     config.update(destination_config or {})
+    seed = DemoSeed(ORGANISATION, PROJECT)
     try:
         async with db.transaction() as uow:
-            org = await create_organisation(uow, ORGANISATION)
-            seed = DemoSeed(ORGANISATION, PROJECT)
-            for username, role in USERS:
-                user = await create_user(uow, username, f"{username}@example.com", verified=True)
-                await add_member(uow, org, user, role)
-                _, raw = await create_token(uow, user, "seed-demo")
-                seed.tokens[username] = raw
-                seed.user_ids[username] = user.id
-            project = await create_project(uow, org, PROJECT)
-            for environment in ("staging", "production"):
-                name = f"{PROJECT}-{environment}"
-                await create_destination(uow, org, name, environment, kind="demo", config=config)
-                seed.destinations[environment] = name
-            for branch, (sha, message) in ARTIFACTS.items():
-                artifact = await create_artifact(
-                    uow,
-                    org,
-                    project,
-                    commit_sha=sha,
-                    branch=branch,
-                    commit_message=message,
-                    source_user_id=seed.user_ids["bob"],
-                )
-                seed.artifacts[branch] = artifact.id
-            pipeline = ReleasePipeline(project_id=project.id, name=PIPELINE, stages=STAGES)
-            uow.session.add(pipeline)
-            await uow.session.flush()
-            uow.record_event(
-                org.name,
-                "release_pipeline",
-                "created",
-                pipeline.id,
-                project=project.name,
-                metadata={"name": PIPELINE},
-            )
-            policies: list[tuple[str, ConfigMessage]] = [
-                (
-                    "soak-staging-production",
-                    policies_pb2.SoakTimeConfig(
-                        source_environment="staging",
-                        target_environment="production",
-                        duration_seconds=soak_seconds,
-                    ),
-                ),
-                (
-                    "main-only-production",
-                    policies_pb2.BranchRestrictionConfig(
-                        target_environment="production", branch_pattern="^main$"
-                    ),
-                ),
-                (
-                    "two-approvals-production",
-                    policies_pb2.ExternalApprovalConfig(
-                        target_environment="production", required_approvals=2
-                    ),
-                ),
-            ]
-            for name, message in policies:
-                policy = policy_row(project.id, name, message)
-                uow.session.add(policy)
-                await uow.session.flush()
-                uow.record_event(
-                    org.name,
-                    "policy",
-                    "created",
-                    policy.id,
-                    project=project.name,
-                    metadata={"name": name},
-                )
-            return seed
-    except AlreadyExists:
+            await _seed_acme(uow, seed, soak_seconds, config)
+            await _seed_other(uow, seed)
+    except AlreadyExists as exc:
         raise AlreadyExists(
-            f"organisation {ORGANISATION!r} already exists: this database is already seeded "
+            f"{exc.message}: this database is already seeded "
             "(its tokens were printed then; use a fresh database to seed again)"
         ) from None
+    return seed
+
+
+async def _seed_acme(
+    uow: UnitOfWork, seed: DemoSeed, soak_seconds: int, config: dict[str, Any]
+) -> None:
+    org = await create_organisation(uow, ORGANISATION)
+    for username, role in USERS:
+        await _add_person(uow, seed, org, username, role)
+    project = await create_project(uow, org, PROJECT)
+    for environment in ("staging", "production"):
+        name = f"{PROJECT}-{environment}"
+        await create_destination(uow, org, name, environment, kind="demo", config=config)
+        seed.destinations[environment] = name
+    for branch, (sha, message) in ARTIFACTS.items():
+        artifact = await create_artifact(
+            uow,
+            org,
+            project,
+            commit_sha=sha,
+            branch=branch,
+            commit_message=message,
+            source_user_id=seed.user_ids["bob"],
+        )
+        seed.artifacts[branch] = artifact.id
+    pipeline = ReleasePipeline(project_id=project.id, name=PIPELINE, stages=STAGES)
+    uow.session.add(pipeline)
+    await uow.session.flush()
+    uow.record_event(
+        org.name,
+        "release_pipeline",
+        "created",
+        pipeline.id,
+        project=project.name,
+        metadata={"name": PIPELINE},
+    )
+    await _add_policies(
+        uow,
+        org,
+        project,
+        [
+            (
+                "soak-staging-production",
+                policies_pb2.SoakTimeConfig(
+                    source_environment="staging",
+                    target_environment="production",
+                    duration_seconds=soak_seconds,
+                ),
+            ),
+            (
+                "main-only-production",
+                policies_pb2.BranchRestrictionConfig(
+                    target_environment="production", branch_pattern="^main$"
+                ),
+            ),
+            (
+                "two-approvals-production",
+                policies_pb2.ExternalApprovalConfig(
+                    target_environment="production", required_approvals=2
+                ),
+            ),
+        ],
+    )
+
+
+async def _seed_other(uow: UnitOfWork, seed: DemoSeed) -> None:
+    """globex: dave and project web, gating `production` like acme/api does."""
+    org = await create_organisation(uow, OTHER_ORGANISATION)
+    await _add_person(uow, seed, org, OTHER_USER, "admin")
+    project = await create_project(uow, org, OTHER_PROJECT)
+    await _add_policies(
+        uow,
+        org,
+        project,
+        [
+            (
+                "approval-production",
+                policies_pb2.ExternalApprovalConfig(
+                    target_environment="production", required_approvals=1
+                ),
+            )
+        ],
+    )
+    seed.other_organisation = org.name
+    seed.other_project = project.name
+
+
+async def _add_person(
+    uow: UnitOfWork, seed: DemoSeed, org: Organisation, username: str, role: str
+) -> None:
+    user = await create_user(uow, username, f"{username}@example.com", verified=True)
+    await add_member(uow, org, user, role)
+    _, raw = await create_token(uow, user, "seed-demo")
+    seed.tokens[username] = raw
+    seed.user_ids[username] = user.id
+
+
+async def _add_policies(
+    uow: UnitOfWork,
+    org: Organisation,
+    project: Project,
+    policies: list[tuple[str, ConfigMessage]],
+) -> None:
+    for name, message in policies:
+        policy = policy_row(project.id, name, message)
+        uow.session.add(policy)
+        await uow.session.flush()
+        uow.record_event(
+            org.name, "policy", "created", policy.id, project=project.name, metadata={"name": name}
+        )

@@ -41,7 +41,10 @@ async def channel_to_seeded(
 
 
 async def test_seed_json_lists_tokens_users_and_both_artifacts(seeded: dict[str, Any]) -> None:
-    assert set(seeded["tokens"]) == {"alice", "bob", "carol"}
+    assert set(seeded["tokens"]) == {"alice", "bob", "carol", "dave"}
+    assert set(seeded["user_ids"]) == set(seeded["tokens"])
+    assert (seeded["organisation"], seeded["project"]) == ("acme", "api")
+    assert (seeded["other_organisation"], seeded["other_project"]) == ("globex", "web")
     assert all(token.startswith("fpat_") for token in seeded["tokens"].values())
     assert set(seeded["artifacts"]) == {"main", "feature/search"}
 
