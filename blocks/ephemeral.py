@@ -73,6 +73,23 @@ def gate_not_open(environment: str) -> Message:
     )
 
 
+def unknown_button() -> Message:
+    """A click whose value this bot cannot read (forged, or from a much older bot)."""
+    return _say(
+        "❓ This button is outdated or not from this bot: nothing was done. "
+        "Use the buttons on the current release message."
+    )
+
+
+def modal_failed() -> Message:
+    """Slack refused to open the modal (the click took too long to reach the bot)."""
+    return _say("⚠️ Slack could not open the form in time: nothing was done. Click again.")
+
+
+def plan_in_thread(environment: str) -> Message:
+    return _say(f"📋 The plan for *{esc(environment, 60)}* is in this release's thread.")
+
+
 def own_release(ref: ids.ReleaseRef, *, is_admin: bool) -> Message:
     """The author clicked Approve. Admins are offered the Bypass button."""
     text = "✋ You can't approve your own release: someone else has to."

@@ -41,11 +41,14 @@ REASON_BLOCK = "forest.reason.v1"
 REASON_INPUT = "forest.reason_input.v1"
 TOKEN_BLOCK = "forest.token.v1"
 TOKEN_INPUT = "forest.token_input.v1"
+USERNAME_BLOCK = "forest.username.v1"
+USERNAME_INPUT = "forest.username_input.v1"
 
 # Upper bounds the modals ask Slack to enforce on typed text.
 MAX_COMMENT_CHARS = 1000
 MAX_REASON_CHARS = 1000
 MAX_TOKEN_CHARS = 500
+MAX_USERNAME_CHARS = 200
 
 _VALUE_VERSION = "r1"
 _METADATA_VERSION = "m1"

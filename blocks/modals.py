@@ -195,6 +195,15 @@ def link_account_modal(
             ),
             section(f"1. Open {where}.\n2. Create a token for this Slack bot.\n3. Paste it below."),
             _text_input(
+                ids.USERNAME_BLOCK,
+                ids.USERNAME_INPUT,
+                "Forest username",
+                optional=False,
+                max_length=ids.MAX_USERNAME_CHARS,
+                placeholder="Your username in Forest",
+                multiline=False,
+            ),
+            _text_input(
                 ids.TOKEN_BLOCK,
                 ids.TOKEN_INPUT,
                 "Forest personal access token",
@@ -208,6 +217,25 @@ def link_account_modal(
         ],
         ids.encode_metadata(origin) if origin is not None else "",
     )
+
+
+def account_linked_modal(username: str) -> View:
+    """What the link modal turns into once Forest accepted the token (no submit button)."""
+    view = _modal(
+        ids.CALLBACK_LINK_ACCOUNT,
+        "Forest account linked",
+        "Done",
+        [
+            section(
+                f"🔗 Your Slack account is now linked to Forest user *{esc(username, 80)}*. "
+                "Approve, Reject and plan decisions are cast as that user."
+            ),
+            context("`/forest logout` unlinks it and deletes the stored token."),
+        ],
+    )
+    del view["submit"]
+    view["close"] = plain_text("Close", MAX_MODAL_TITLE)
+    return view
 
 
 def input_errors(errors: dict[str, str]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ trusted; everything they typed is escaped.
 from __future__ import annotations
 
 from blocks.kit import Message, message, section
-from blocks.model import Person
+from blocks.model import Approvals, Person
 from blocks.text import esc, mention
 
 BLOCK_NOTICE = "forest.notice.v1"
@@ -17,13 +17,21 @@ def _notice(text: str) -> Message:
     return message(text, [section(text, BLOCK_NOTICE)])
 
 
-def bypass_notice(actor: Person, environment: str, reason: str) -> Message:
-    """ "⚠️ @alice bypassed the approval gate for production: <reason>"."""
+def bypass_notice(
+    actor: Person, environment: str, reason: str, approvals: Approvals | None = None
+) -> Message:
+    """ "⚠️ @alice approved her own release as an admin (bypass) for production: <reason> ·
+    approvals 1/2". A bypass counts the author's own approval; it does not open the gate."""
     who = mention(actor.slack_id, actor.username)
-    return _notice(
-        f"⚠️ {who} bypassed the approval gate for *{esc(environment, 60)}*: "
-        f"{esc(reason, 1000) or '(no reason given)'}"
+    text = (
+        f"⚠️ {who} approved their own release as an admin (bypass) for "
+        f"*{esc(environment, 60)}*: {esc(reason, 1000) or '(no reason given)'}"
     )
+    if approvals is not None:
+        text += f" · approvals {approvals.current}/{approvals.required}"
+        if approvals.current < approvals.required:
+            text += " (the gate opens when the count reaches the requirement)"
+    return _notice(text)
 
 
 def plan_approved_notice(actor: Person, environment: str) -> Message:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from blocks import commands, ephemeral, ids, modals, notices
-from blocks.model import Outcome, Person
+from blocks.model import Approvals, Outcome, Person
 from tests.blocks.checks import assert_valid_message, assert_valid_view
 from tests.blocks.states import INTENT, STATES
 
@@ -44,10 +44,19 @@ def test_link_first_button_carries_the_ref_to_resume() -> None:
 
 
 def test_bypass_notice_mentions_only_the_trusted_actor() -> None:
-    notice = notices.bypass_notice(Person("u-a", "alice", "U0ALICE"), "production", "<!here> now")
+    notice = notices.bypass_notice(
+        Person("u-a", "alice", "U0ALICE"), "production", "<!here> now", Approvals(1, 2)
+    )
     assert_valid_message(notice, {"U0ALICE"})
-    assert notice["text"].startswith("⚠️ <@U0ALICE> bypassed the approval gate for *production*")
+    assert notice["text"].startswith(
+        "⚠️ <@U0ALICE> approved their own release as an admin (bypass) for *production*"
+    )
     assert "&lt;!here&gt; now" in notice["text"]
+    # honest about what a bypass does: one approval counted, the gate still needs the rest
+    assert "approvals 1/2" in notice["text"] and "gate opens when" in notice["text"]
+    alice = Person("u-a", "alice", "U0ALICE")
+    full = notices.bypass_notice(alice, "production", "x", Approvals(2, 2))
+    assert "approvals 2/2" in full["text"] and "gate opens when" not in full["text"]
     unlinked = notices.plan_rejected_notice(Person("u-c", "carol", None), "production", "")
     assert unlinked["text"] == "⛔ carol rejected the plan for *production*"
 
