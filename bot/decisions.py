@@ -213,7 +213,7 @@ class Decisions:
     async def _fresh(self, actor: Actor, ref: ReleaseRef, what: str) -> Release:
         """The release as Forest has it now; the button was only a pointer."""
         try:
-            listing = await self._reader.list(ref.organisation, ref.project)
+            listing = await self._reader.listing(ref.organisation, ref.project)
             releases = await self._reader.releases(listing, [ref.intent_id], actor.team_id)
         except ForestError as exc:
             if exc.unreachable:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import grpc
+from pydantic import SecretStr
 
 from bot.app import Bot, StartupError
 from bot.config import BotSettings
@@ -177,19 +178,19 @@ class DevSystem:
             key_file.write_text(TokenCipher.generate_key())
             key_file.chmod(0o600)
         return BotSettings(
-            slack_bot_token=app.bot_token,
-            slack_app_token=app.app_token,
-            slack_signing_secret=SIGNING_SECRET,
+            slack_bot_token=SecretStr(app.bot_token),
+            slack_app_token=SecretStr(app.app_token),
+            slack_signing_secret=SecretStr(SIGNING_SECRET),
             slack_api_url=self.sandbox.api_url,
             mode=o.mode,
             http_host="127.0.0.1",
             http_port=o.bot_http_port,
             forest_address=self.forest.address,
-            forest_service_token=self.service_token,
+            forest_service_token=SecretStr(self.service_token),
             nats_url=self.nats_url,
             database_url=o.bot_database_url
             or f"sqlite+aiosqlite:///{o.state_dir / 'forest-bot.db'}",
-            token_key=key_file.read_text().strip(),
+            token_key=SecretStr(key_file.read_text().strip()),
             reconcile_seconds=o.reconcile_seconds,
         )
 

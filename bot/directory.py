@@ -29,7 +29,7 @@ async def pending_items(
     projects = sorted({(s.organisation, s.project) for s in await followed(store, team_id)})
 
     async def live(organisation: str, project: str) -> list[Release]:
-        listing = await reader.list(organisation, project)
+        listing = await reader.listing(organisation, project)
         ids = [
             i
             for i, intent in listing.intents.items()

@@ -62,7 +62,7 @@ class PlanPoster:
     async def show(self, actor: Actor, ref: ReleaseRef) -> Message:
         """View plan: make sure the plan is in the thread of each message, then say where."""
         try:
-            listing = await self._reader.list(ref.organisation, ref.project)
+            listing = await self._reader.listing(ref.organisation, ref.project)
             release = (await self._reader.releases(listing, [ref.intent_id], actor.team_id)).get(
                 ref.intent_id
             )

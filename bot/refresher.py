@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from blocks.digest import payload_digest
 from blocks.from_forest import release_from_forest
+from blocks.kit import Message
 from blocks.model import Release
 from blocks.release import release_message
 from blocks.text import parse_time
@@ -106,9 +107,12 @@ class Refresher:
         task.add_done_callback(self._forget_task)
 
     def nudge_organisation(self, organisation: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._nudge_subscribed(organisation))
+        task = asyncio.get_running_loop().create_task(self._nudge_organisation(organisation))
         self._tasks.append(task)
         task.add_done_callback(self._forget_task)
+
+    async def _nudge_organisation(self, organisation: str) -> None:
+        await self._nudge_subscribed(organisation)
 
     async def reconcile(self) -> int:
         """Re-read every subscribed project; returns how many were queued."""
@@ -219,7 +223,7 @@ class Refresher:
         if not subscriptions:
             return
         version = time.time_ns() // 1000  # when this read started: newer reads win
-        listing = await self._reader.list(organisation, project)
+        listing = await self._reader.listing(organisation, project)
         for intent_id in listing.intents:
             self._where[intent_id] = key
         wanted = listing.intents.keys() if work.everything else work.intents
@@ -308,7 +312,7 @@ class Refresher:
         release: Release,
         subscription: SubscriptionRow,
         row: MessageRow | None,
-        rendered: dict,  # type: ignore[type-arg]
+        rendered: Message,
         digest: str,
         version: int,
     ) -> str | None:
@@ -318,7 +322,7 @@ class Refresher:
             if row.digest == digest or row.version > version:
                 return row.ts
             try:
-                await self._slack.update(channel, row.ts, rendered)  # type: ignore[arg-type]
+                await self._slack.update(channel, row.ts, rendered)
             except MessageGone:
                 log.warning("message of %s in %s was deleted: posting it again", intent_id, channel)
                 await self._store.forget_ts(intent_id, channel)
@@ -336,13 +340,13 @@ class Refresher:
         self,
         release: Release,
         subscription: SubscriptionRow,
-        rendered: dict,  # type: ignore[type-arg]
+        rendered: Message,
         digest: str,
         version: int,
     ) -> str:
         channel, intent_id = subscription.channel_id, release.intent_id
         try:
-            ts = await self._slack.post(channel, rendered)  # type: ignore[arg-type]
+            ts = await self._slack.post(channel, rendered)
         except BaseException:
             await self._store.release_claim(intent_id, channel)
             raise

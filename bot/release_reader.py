@@ -57,7 +57,7 @@ class ReleaseReader:
         self._store = store
         self._artifacts: dict[str, _Artifact] = {}
 
-    async def list(self, organisation: str, project: str) -> ProjectListing:
+    async def listing(self, organisation: str, project: str) -> ProjectListing:
         states, policies = await asyncio.gather(
             self._forest.intent_states(organisation, project, include_completed=True),
             self._forest.list_policies(organisation, project),

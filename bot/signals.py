@@ -46,6 +46,7 @@ class NatsSignals:
         self._refresher = refresher
         self._metrics = metrics
         self._nc: NatsClient | None = None
+        self._stopping = False
 
     async def start(self, connect_timeout: float = 5.0) -> None:
         async def reconnected() -> None:
@@ -53,6 +54,8 @@ class NatsSignals:
             await self._refresher.reconcile()
 
         async def disconnected() -> None:
+            if self._stopping:
+                return
             log.warning("NATS disconnected: updates rely on Forest's event stream until it is back")
 
         async def error(exc: Exception) -> None:
@@ -77,6 +80,7 @@ class NatsSignals:
         await self._nc.flush()
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.drain()

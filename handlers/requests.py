@@ -58,7 +58,7 @@ class ActionRequest:
         return cls(
             actor=Actor(_required(team, "team id"), _required(_text(body, "user", "id"), "user")),
             action_id=_required(action.get("action_id") or "", "action id"),
-            value=action.get("value") if isinstance(action.get("value"), str) else "",
+            value=str(action.get("value") or ""),
             trigger_id=_text(body, "trigger_id"),
             channel_id=_text(body, "channel", "id") or _text(body, "container", "channel_id"),
             message_ts="" if is_ephemeral else _text(body, "container", "message_ts"),
