@@ -92,6 +92,11 @@ class Bot:
         try:
             identity = await slack.auth_test()
         except SlackCallFailed as exc:
+            if exc.error == "unreachable":
+                where = s.slack_api_url or "https://slack.com/api/"
+                raise StartupError(
+                    f"Slack at {where} is unreachable (SLACK_API_URL; checking SLACK_BOT_TOKEN)"
+                ) from None
             raise StartupError(f"Slack refused SLACK_BOT_TOKEN ({exc.error})") from None
         forest = ForestClient(s.forest_address, s.forest_service_token.get_secret_value())
         try:
