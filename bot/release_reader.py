@@ -100,16 +100,22 @@ class ReleaseReader:
         self, listing: ProjectListing, intent: releases_pb2.ReleaseIntentState, team_id: str
     ) -> Release:
         envs = sorted(intent_environments(intent) & listing.gated_environments)
+        artifact = self._artifacts.get(intent.artifact_id)
+        # Forest evaluates branch rules on the request's branch, not the intent's: pass it.
+        branch = artifact.commit.branch if artifact and artifact.commit.branch else None
         responses = await asyncio.gather(
             *(
                 self._forest.evaluate(
-                    listing.organisation, listing.project, env, intent.release_intent_id
+                    listing.organisation,
+                    listing.project,
+                    env,
+                    intent.release_intent_id,
+                    branch=branch,
                 )
                 for env in envs
             )
         )
         evaluations = dict(zip(envs, responses, strict=True))
-        artifact = self._artifacts.get(intent.artifact_id)
         people = {
             d.user_id
             for r in responses
