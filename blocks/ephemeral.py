@@ -38,6 +38,14 @@ def forest_unreachable(what: str = "approval") -> Message:
     )
 
 
+def forest_no_answer(what: str = "approval") -> Message:
+    """A write timed out: Forest may have applied it after the bot stopped waiting."""
+    return _say(
+        f"⚠️ Forest did not answer in time: your {esc(what, 40)} may or may not have been "
+        "recorded. The release message shows what Forest holds: check it before trying again."
+    )
+
+
 def link_account_first(ref: ids.ReleaseRef | None = None) -> Message:
     """The clicker has no linked Forest account; the button opens the link modal."""
     return _say(

@@ -242,11 +242,13 @@ class Decisions:
         what = {"plan_approve": "plan decision", "plan_reject": "plan decision"}.get(
             action, "vote" if action != "approve" else "approval"
         )
-        result = "unreachable" if exc.unreachable else "refused"
+        result = "unreachable" if exc.unreachable else "refused"  # a timeout stays "unreachable"
         await self._audit(
             actor, link, ref, action, comment, result, f"{exc.code.name}: {exc.details}"
         )
         self._refresher.nudge(ref.organisation, ref.project, ref.intent_id, urgent=True)
+        if exc.code is grpc.StatusCode.DEADLINE_EXCEEDED:
+            return ephemeral.forest_no_answer(what)
         if exc.unreachable:
             return ephemeral.forest_unreachable(what)
         if exc.code is grpc.StatusCode.UNAUTHENTICATED:

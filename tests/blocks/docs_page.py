@@ -151,6 +151,7 @@ def build_page() -> str:
     for title, msg in (
         ("Author clicks Approve (admin)", ephemeral.own_release(ref, is_admin=True)),
         ("Forest unreachable", ephemeral.forest_unreachable()),
+        ("Forest did not answer a vote in time", ephemeral.forest_no_answer()),
         ("Not linked yet", ephemeral.link_account_first(ref)),
         ("Release already finished", ephemeral.release_finished()),
         ("Plan already decided", ephemeral.plan_already_decided()),

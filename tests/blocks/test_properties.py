@@ -274,6 +274,7 @@ def test_ephemerals_and_notices_within_limits_and_safe(
     ref = ids.ReleaseRef("acme", "api", "i-1", "production")
     messages = [
         ephemeral.forest_unreachable(text),
+        ephemeral.forest_no_answer(text),
         ephemeral.forest_unreachable(),
         ephemeral.link_account_first(ref),
         ephemeral.link_account_first(),

@@ -28,6 +28,8 @@ def test_own_release_offers_bypass_to_admins_only() -> None:
 def test_failures_say_nothing_was_recorded() -> None:
     assert "NOT* recorded" in ephemeral.forest_unreachable()["text"]
     assert "your rejection was" in ephemeral.forest_unreachable("rejection")["text"]
+    timed_out = ephemeral.forest_no_answer("approval")["text"]
+    assert "may or may not have been recorded" in timed_out and "NOT" not in timed_out
     assert "already finished (failed)" in ephemeral.release_finished(Outcome.FAILED)["text"]
     assert "already decided" in ephemeral.plan_already_decided()["text"]
     denied = ephemeral.permission_denied("not a member of <!channel>")
