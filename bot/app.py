@@ -24,6 +24,7 @@ from bot.config import BotSettings
 from bot.context import BotContext
 from bot.decisions import Decisions
 from bot.forest_client import ForestClient, ForestError
+from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.plan_poster import PlanPoster
 from bot.refresher import Refresher
@@ -131,6 +132,7 @@ class Bot:
             slack=slack,
             refresher=refresher,
             metrics=metrics,
+            inflight=InFlight(),
         )
         self._app = self._build_app(client, plans)
         if s.nats_url:
@@ -166,6 +168,8 @@ class Bot:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._ctx is not None:
+            await self._ctx.inflight.drain(within=10.0)  # acked clicks finish their work
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.config import BotSettings
 from bot.forest_client import ForestClient
+from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.refresher import Refresher
 from bot.release_reader import ReleaseReader
@@ -22,3 +23,4 @@ class BotContext:
     slack: SlackGateway
     refresher: Refresher
     metrics: Metrics
+    inflight: InFlight

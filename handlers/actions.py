@@ -16,6 +16,7 @@ from blocks.ids import MalformedPayload
 from blocks.kit import Message
 from bot.context import BotContext
 from bot.decisions import Decisions, Refusal
+from bot.inflight import tracked
 from bot.plan_poster import PlanPoster
 from bot.slack_errors import SlackCallFailed
 from handlers.requests import ActionRequest
@@ -41,15 +42,18 @@ class ActionHandlers:
         app.action(ids.ACTION_LINK_ACCOUNT)(self.open_link)
         app.action(ids.ACTION_OPEN_LINK)(self.ignore)
 
+    @tracked
     async def ignore(self, ack: Ack) -> None:
         await ack()
 
+    @tracked
     async def approve(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
         request = await self._parse(body)
         if request is not None:
             await self._answer(request, await self._decisions.approve(request.actor, request.ref))
 
+    @tracked
     async def approve_plan(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
         request = await self._parse(body)
@@ -57,18 +61,21 @@ class ActionHandlers:
             answer = await self._decisions.approve_plan(request.actor, request.ref)
             await self._answer(request, answer)
 
+    @tracked
     async def open_reject(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
         request = await self._parse(body)
         if request is not None:
             await self._open(request, modals.reject_modal(request.origin()))
 
+    @tracked
     async def open_plan_reject(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
         request = await self._parse(body)
         if request is not None:
             await self._open(request, modals.plan_reject_modal(request.origin()))
 
+    @tracked
     async def open_bypass(self, ack: Ack, body: dict[str, Any]) -> None:
         """Only a linked admin author gets the modal; the submission is checked again."""
         await ack()
@@ -82,6 +89,7 @@ class ActionHandlers:
             return
         await self._open(request, modals.bypass_modal(request.origin(), grant.release))
 
+    @tracked
     async def view_plan(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
         request = await self._parse(body)
@@ -89,6 +97,7 @@ class ActionHandlers:
             answer = await self._plans.show(request.actor, request.ref)
             await self._answer(request, answer)
 
+    @tracked
     async def open_link(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
         request = await self._parse(body, need_ref=False)

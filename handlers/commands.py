@@ -21,6 +21,7 @@ from blocks.model import Subscription
 from bot.context import BotContext
 from bot.directory import pending_items
 from bot.forest_client import ForestError
+from bot.inflight import tracked
 from bot.slack_errors import SlackCallFailed
 from handlers.requests import CommandRequest
 
@@ -55,6 +56,7 @@ class CommandHandlers:
     def register(self, app: AsyncApp) -> None:
         app.command("/forest")(self.forest)
 
+    @tracked
     async def forest(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         await ack()
         try:

@@ -11,6 +11,7 @@ from blocks.home import home_view
 from bot.context import BotContext
 from bot.directory import followed, pending_items
 from bot.forest_client import ForestError
+from bot.inflight import tracked
 from bot.slack_errors import SlackCallFailed
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ class HomeHandlers:
     def register(self, app: AsyncApp) -> None:
         app.event("app_home_opened")(self.opened)
 
+    @tracked
     async def opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         user = event.get("user")
         team = body.get("team_id") or ""

@@ -13,6 +13,7 @@ from blocks.ids import MalformedPayload, ModalContext
 from blocks.kit import Message
 from bot.context import BotContext
 from bot.decisions import Decisions, Refusal
+from bot.inflight import tracked
 from bot.linking import LinkRefused, link_account
 from bot.slack_errors import SlackCallFailed
 from handlers.requests import ViewSubmission
@@ -33,6 +34,7 @@ class ViewHandlers:
         app.view(ids.CALLBACK_BYPASS)(self.bypass)
         app.view(ids.CALLBACK_LINK_ACCOUNT)(self.link)
 
+    @tracked
     async def reject(self, ack: Ack, body: dict[str, Any]) -> None:
         submission, origin = await self._parse(ack, body, ids.COMMENT_BLOCK)
         if submission is None or origin is None:
@@ -42,6 +44,7 @@ class ViewHandlers:
         answer = await self._decisions.reject(submission.actor, origin.ref, comment)
         await self._say(origin, submission, answer)
 
+    @tracked
     async def reject_plan(self, ack: Ack, body: dict[str, Any]) -> None:
         submission, origin = await self._parse(ack, body, ids.REASON_BLOCK)
         if submission is None or origin is None:
@@ -51,6 +54,7 @@ class ViewHandlers:
         answer = await self._decisions.reject_plan(submission.actor, origin.ref, reason)
         await self._say(origin, submission, answer)
 
+    @tracked
     async def bypass(self, ack: Ack, body: dict[str, Any]) -> None:
         """Checked again on submission: a forged submission never reaches Forest."""
         submission, origin = await self._parse(ack, body, ids.REASON_BLOCK)
@@ -69,6 +73,7 @@ class ViewHandlers:
         answer = await self._decisions.bypass(submission.actor, grant, origin.ref, reason)
         await self._say(origin, submission, answer)
 
+    @tracked
     async def link(self, ack: Ack, body: dict[str, Any]) -> None:
         try:
             submission = ViewSubmission.parse(body)
