@@ -81,7 +81,10 @@ async def test_the_whole_story(tmp_path, nats_url, compat) -> None:  # type: ign
 
         # carol rejects with a comment: the history shows it, the count stays
         await driver.click("carol", message=release_message(ws), action_id=ids.ACTION_REJECT)
-        view = ws.top_view(ws.user("carol").id)  # type: ignore[union-attr]
+        carol = ws.user("carol")
+        assert carol is not None
+        await eventually(lambda: ws.top_view(carol.id) is not None, WAIT)  # opened after the ack
+        view = ws.top_view(carol.id)
         assert view is not None
         await driver.submit_view("carol", view.id, {ids.COMMENT_INPUT: "wait for <!channel> #812"})
         await eventually(lambda: "rejected" in shown(release_message(ws)), WAIT)
