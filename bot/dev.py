@@ -53,7 +53,10 @@ def _describe(info: dict[str, Any]) -> str:
     ]
     roles = {"alice": "org admin", "bob": "member", "carol": "member"}
     for name, user in info["users"].items():
-        lines.append(f"  {name:<6} {roles.get(name, ''):<10} Slack {user['slack_id']}")
+        lines.append(
+            f"  {name:<6} {roles.get(name, ''):<10} Slack {user['slack_id']}  "
+            f"Forest token {user['token']}"
+        )
     lines += [
         "",
         "Start a release as bob:  forest-bot forest release --grpc-address "
