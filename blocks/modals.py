@@ -132,8 +132,10 @@ def bypass_modal(origin: ids.ModalContext, release: Release | None = None) -> Vi
             section(_about(origin, release) + count),
             section(
                 f"⚠️ *You are about to bypass the approval gate for {env}.*\n"
-                "Your own approval counts although you are the release's author. "
-                "The bypass is recorded with your reason and announced in the release's thread."
+                "It counts *your own approval* although you are the release's author: one "
+                "approval, nothing more. The gate opens only when the approvals reach the "
+                "requirement. The bypass is recorded with your reason and announced in the "
+                "release's thread."
             ),
             _text_input(
                 ids.REASON_BLOCK,
