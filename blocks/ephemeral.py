@@ -69,6 +69,14 @@ def release_finished(outcome: Outcome | None = None) -> Message:
     return _say(f"🏁 This release already finished{words}: votes no longer apply.")
 
 
+def release_not_found(organisation: str, project: str) -> Message:
+    """The button points at an intent Forest does not list for that project."""
+    return _say(
+        f"❓ Forest lists no such release in *{esc(f'{organisation}/{project}', 120)}* "
+        "(it may be older than its 50 newest): nothing was recorded."
+    )
+
+
 def plan_already_decided() -> Message:
     return _say("ℹ️ This plan was already decided: nothing was changed.")
 

@@ -220,8 +220,10 @@ class Decisions:
                 raise Refusal(ephemeral.forest_unreachable(what)) from exc
             raise Refusal(ephemeral.permission_denied(exc.details)) from exc
         release = releases.get(ref.intent_id)
-        if release is None or release.finished:
-            raise Refusal(ephemeral.release_finished(release.outcome if release else None))
+        if release is None:
+            raise Refusal(ephemeral.release_not_found(ref.organisation, ref.project))
+        if release.finished:
+            raise Refusal(ephemeral.release_finished(release.outcome))
         return release
 
     async def _is_admin(self, organisation: str, forest_user_id: str) -> bool:

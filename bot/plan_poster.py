@@ -77,8 +77,10 @@ class PlanPoster:
             if release
             else None
         )
-        if release is None or stage is None:
-            return ephemeral.release_finished(None)
+        if release is None:
+            return ephemeral.release_not_found(ref.organisation, ref.project)
+        if stage is None:
+            return ephemeral.plan_already_decided()
         rows = [r for r in await self._store.messages_for_intent(ref.intent_id) if r.ts]
         try:
             for row in rows:

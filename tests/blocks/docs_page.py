@@ -154,6 +154,7 @@ def build_page() -> str:
         ("Forest did not answer a vote in time", ephemeral.forest_no_answer()),
         ("Not linked yet", ephemeral.link_account_first(ref)),
         ("Release already finished", ephemeral.release_finished()),
+        ("Release not found in the project", ephemeral.release_not_found("acme", "api")),
         ("Plan already decided", ephemeral.plan_already_decided()),
         (
             "Bypass announced in the thread",

@@ -275,6 +275,7 @@ def test_ephemerals_and_notices_within_limits_and_safe(
     messages = [
         ephemeral.forest_unreachable(text),
         ephemeral.forest_no_answer(text),
+        ephemeral.release_not_found(text, other),
         ephemeral.forest_unreachable(),
         ephemeral.link_account_first(ref),
         ephemeral.link_account_first(),

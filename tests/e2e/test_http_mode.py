@@ -66,6 +66,20 @@ async def test_main_flow_in_http_mode_and_forgeries_get_401(tmp_path: Path, nats
             async with session.get(f"http://127.0.0.1:{system.bot.http_port}/metrics") as response:
                 assert "forest_bot_slack_calls_total" in await response.text()
 
+        # a correctly signed click whose button value points the intent at another organisation's
+        # project (Forest itself would accept such a vote: it never matches the intent)
+        cross = json.loads(json.dumps(payload))
+        cross["user"] = {**payload["user"], "id": system.users["carol"].slack_id}
+        cross["actions"][0]["value"] = ids.encode_value(
+            ids.ReleaseRef("globex", "web", intent, "production")
+        )
+        body, content_type = encode("interactive", cross)
+        async with aiohttp.ClientSession() as session, session.post(
+            url, data=body, headers=signed_headers(SIGNING_SECRET, body, content_type=content_type)
+        ) as response:
+            assert response.status == 200
+        await eventually(lambda: "no such release" in last_ephemeral(ws, "carol"), WAIT)
+
         state = await approval_state(system, intent)
-        assert [d.username for d in state.decisions] == ["alice"]  # carol's forgery: no effect
+        assert [d.username for d in state.decisions] == ["alice"]  # no forgery had an effect
         assert ids.ACTION_APPROVE in buttons(release_message(ws))
