@@ -4,6 +4,7 @@ line naming it, and the process exits non-zero without a traceback."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ def _run(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str
 
 
 def _one_line(result: subprocess.CompletedProcess[str]) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.startswith("forest-bot:")]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("forest-bot")]
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
     return lines[0]
@@ -65,3 +66,19 @@ def test_wrong_key_and_unreachable_slack_are_one_line(tmp_path: Path) -> None:
     result = _run(env, tmp_path)
     assert result.returncode == 1
     assert "SLACK_BOT_TOKEN" in _one_line(result)
+
+
+def test_dev_on_a_taken_port_is_one_line_and_leaves_nothing_running(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "dev", "--port", str(port),
+             "--state-dir", str(tmp_path / "state")],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert result.returncode == 1
+    line = _one_line(result)
+    assert f"port {port}" in line and "--port" in line
+    assert result.stdout == ""  # nothing claimed to be running
