@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import inspect
+import signal
 import sys
 from collections.abc import Sequence
 from importlib import metadata
 
 # Packages that add sub-commands. Keep it explicit: one line per package, easy to find.
 COMMAND_MODULES: tuple[str, ...] = ("bot.run", "bot.dev", "sandbox.cli", "forestd.cli")
+
+
+def stop_requested() -> asyncio.Event:
+    """An event set on SIGINT or SIGTERM, for commands that run until stopped."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stopping.set)
+    return stopping
 
 
 def _version() -> str:

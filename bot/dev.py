@@ -5,17 +5,15 @@ everything it started."""
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import logging
-import signal
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from bot.app import StartupError
+from bot.cli import stop_requested
 from bot.devsystem import DevOptions, DevSystem
 from bot.embedded_nats import NatsServerError
 from bot.logs import configure
@@ -83,11 +81,7 @@ async def dev_command(args: argparse.Namespace) -> int:
         compat=args.compat,
         soak_seconds=args.soak_seconds,
     )
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stopping.set)
+    stopping = stop_requested()
     try:
         async with DevSystem(options) as system:
             info = system.describe()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from typing import Any
 
 from bot.app import Bot, StartupError
+from bot.cli import stop_requested
 from bot.config import ConfigError, load_settings
 from bot.logs import configure
 from bot.store import TokenCipher
@@ -41,11 +40,7 @@ async def run_command(args: argparse.Namespace) -> int:
         return 2
     configure(settings.log_format)
     bot = Bot(settings)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stopping.set)
+    stopping = stop_requested()
     try:
         await bot.start()
         serving = asyncio.create_task(bot.serve())
