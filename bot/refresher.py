@@ -243,12 +243,28 @@ class Refresher:
         releases: dict[str, Release] = {}
         for team_id, intent_ids in by_team.items():
             releases.update(await self._reader.releases(listing, intent_ids, team_id))
+        failed: set[str] = set()
         for intent_id, targets in plans.items():
             release = releases.get(intent_id)
             if release is None:
                 continue
             for subscription, row in targets:
-                await self._sync_one(key, listing, release, subscription, row, version)
+                try:
+                    await self._sync_one(key, listing, release, subscription, row, version)
+                except AuthRevoked:
+                    raise
+                except Exception as exc:  # one bad message must not hold up the others
+                    log.warning(
+                        "message of %s in %s not synced: %s",
+                        intent_id,
+                        subscription.channel_id,
+                        exc,
+                        extra={"intent_id": intent_id, "channel": subscription.channel_id},
+                    )
+                    failed.add(intent_id)
+        if failed:
+            retry = _Work(intents=failed, failures=work.failures + 1)
+            self._enqueue_later(min(_RETRY_MAX, _RETRY_FIRST * 2**work.failures), key, retry)
 
     async def _targets(
         self, intent: releases_pb2.ReleaseIntentState, subscriptions: list[SubscriptionRow]
