@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import statistics
 import sys
@@ -187,9 +188,20 @@ def load_average() -> float:
 def emit(as_json: bool, table: list[str], data: dict[str, Any]) -> None:
     """The table, or with --json only the figures as JSON (stdout stays machine-readable)."""
     if as_json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps(_finite(data), indent=2, allow_nan=False))
     else:
         print("\n".join(table), flush=True)
+
+
+def _finite(value: Any) -> Any:
+    """value with NaN and infinities (figures of nothing measured) as null: valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def say(as_json: bool, line: str) -> None:
