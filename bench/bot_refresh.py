@@ -75,7 +75,6 @@ GOAL_IDLE_CALLS = 0
 VOTERS = ("carol", "alice")  # bob is the author
 ENVIRONMENT = "production"
 EVALUATE = "forest.intent.evaluate"
-MESSAGE_CALLS = ("chat.postMessage", "chat.update")
 VOTE_WITHIN = 30.0  # seconds for a vote to show
 
 
@@ -93,7 +92,8 @@ class Change:
 
 @dataclass
 class ChangeLog:
-    """Every post and edit in #deploys and its threads, as the workspace makes them."""
+    """Every post and edit in #deploys and its threads, as the workspace makes them (file
+    shares are not posts: they come from the upload API, not chat.postMessage)."""
 
     sandbox: Sandbox
     channel_id: str
@@ -109,12 +109,12 @@ class ChangeLog:
     def _on_change(self, event: dict[str, Any]) -> None:
         if event.get("channel") != self.channel_id:
             return
+        message = self.sandbox.workspace.message(self.channel_id, str(event.get("ts")))
+        if message is None:
+            return
         if event.get("kind") == "message":
-            self.posts += 1
-        elif event.get("kind") == "message_changed":
-            message = self.sandbox.workspace.message(self.channel_id, str(event.get("ts")))
-            if message is None or not message.edits:
-                return
+            self.posts += 0 if message.files else 1
+        elif event.get("kind") == "message_changed" and message.edits:
             before = message.edits[-1]  # the version this edit replaced
             self.changes.append(
                 Change(
