@@ -124,6 +124,7 @@ class Bot:
             metrics=metrics,
             workers=s.refresh_workers,
         )
+        events = EventStream(forest, store, refresher, metrics, s.event_subscription)
         self._ctx = BotContext(
             settings=s,
             store=store,
@@ -131,12 +132,13 @@ class Bot:
             reader=reader,
             slack=slack,
             refresher=refresher,
+            events=events,
             metrics=metrics,
             inflight=InFlight(),
         )
         self._app = self._build_app(client, plans)
         if s.nats_url:
-            self._nats = NatsSignals(s.nats_url, refresher, metrics)
+            self._nats = NatsSignals(s.nats_url, refresher, metrics, events)
             try:
                 await self._nats.start()
             except Exception as exc:
@@ -145,7 +147,7 @@ class Bot:
                     f"NATS at {s.nats_url} (FOREST_BOT_NATS_URL) is unreachable: "
                     f"{type(exc).__name__} {exc}".rstrip()
                 ) from None
-        self._events = EventStream(forest, store, refresher, metrics, s.event_subscription)
+        self._events = events
         await refresher.start()
         self._tasks.append(
             asyncio.create_task(

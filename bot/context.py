@@ -10,6 +10,7 @@ from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.refresher import Refresher
 from bot.release_reader import ReleaseReader
+from bot.signals import EventStream
 from bot.slack_gateway import SlackGateway
 from bot.store import Store
 
@@ -22,5 +23,6 @@ class BotContext:
     reader: ReleaseReader
     slack: SlackGateway
     refresher: Refresher
+    events: EventStream
     metrics: Metrics
     inflight: InFlight

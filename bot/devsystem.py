@@ -244,6 +244,7 @@ class DevSystem:
             team, deploys.id, self.seed.organisation, self.seed.project, created_by="forest-bot dev"
         )
         self.bot.ctx.refresher.nudge(self.seed.organisation, self.seed.project)
+        await self.bot.ctx.events.sync_organisations()
 
     async def stop(self) -> None:
         await self.stop_bot()

@@ -22,6 +22,7 @@ from bot.forest_client import ForestClient, ForestError
 from bot.metrics import Metrics
 from bot.refresher import Refresher
 from bot.store import Store
+from forest.v1 import events_pb2
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ QUEUE_GROUP = "forest-slack"
 _EVALUATE = "forest.intent.evaluate"
 _STATUS = "forest.release.status.>"
 _EVENTS = "forest.events.>"
+# Event resource types that change nothing a release message shows.
+_NOT_SHOWN = frozenset({"artifact", "destination", "environment", "trigger", "member"})
 
 
 def _intent_id(text: str) -> str | None:
@@ -41,10 +44,13 @@ def _intent_id(text: str) -> str | None:
 class NatsSignals:
     """Core NATS subjects, in a queue group so replicas share them."""
 
-    def __init__(self, url: str, refresher: Refresher, metrics: Metrics) -> None:
+    def __init__(
+        self, url: str, refresher: Refresher, metrics: Metrics, events: EventStream
+    ) -> None:
         self._url = url
         self._refresher = refresher
         self._metrics = metrics
+        self._events = events
         self._nc: NatsClient | None = None
         self._stopping = False
 
@@ -110,7 +116,10 @@ class NatsSignals:
         if not organisation or "." in organisation:
             return
         self._metrics.signals.labels("nats").inc()
-        self._refresher.nudge_organisation(organisation)
+        # An empty nudge: the org's event stream delivers the event itself, with its intent.
+        # Only without a live stream is the whole organisation re-read.
+        if not self._events.live(organisation):
+            self._refresher.nudge_organisation(organisation)
 
 
 class EventStream:
@@ -130,6 +139,11 @@ class EventStream:
         self._metrics = metrics
         self._name = subscription_name
         self._streams: dict[str, asyncio.Task[None]] = {}
+        self._live: set[str] = set()
+
+    def live(self, organisation: str) -> bool:
+        """The organisation's durable stream is open (it will deliver what NATS nudges for)."""
+        return organisation in self._live
 
     async def sync_organisations(self) -> None:
         """One stream per organisation that has a subscription; stop the others."""
@@ -153,23 +167,38 @@ class EventStream:
         while True:
             try:
                 await self._forest.ensure_event_subscription(organisation, self._name)
+                self._live.add(organisation)
                 async for event in self._forest.durable_events(organisation, self._name):
                     delay = 1.0
                     self._metrics.signals.labels("events").inc()
-                    if event.project:
-                        self._refresher.nudge(event.organisation or organisation, event.project)
-                    else:
-                        self._refresher.nudge_organisation(organisation)
+                    self._handle(organisation, event)
                     await self._forest.ack_events(organisation, self._name, event.sequence)
                     await self._store.save_event_cursor(organisation, self._name, event.sequence)
             except asyncio.CancelledError:
+                self._live.discard(organisation)
                 raise
             except ForestError as exc:
                 log.warning("event stream of %s: %s; again in %.0f s", organisation, exc, delay)
             except Exception:
                 log.exception("event stream of %s failed; again in %.0f s", organisation, delay)
+            self._live.discard(organisation)  # NATS org nudges re-read everything meanwhile
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
+
+    def _handle(self, organisation: str, event: events_pb2.OrgEvent) -> None:
+        """Nudge the intent an event is about, else its project; some events touch no message."""
+        if event.resource_type in _NOT_SHOWN:
+            return
+        if not event.project:
+            self._refresher.nudge_organisation(organisation)
+            return
+        intent_id = event.metadata.get("intent_id") or (
+            event.resource_id
+            if event.resource_type in ("release", "pipeline") and event.action != "status_changed"
+            else ""
+        )
+        intent = _intent_id(intent_id) if intent_id else None
+        self._refresher.nudge(organisation, event.project, intent)
 
 
 async def reconcile_forever(refresher: Refresher, events: EventStream, every: float) -> None:

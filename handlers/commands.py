@@ -99,6 +99,7 @@ class CommandHandlers:
             created_by=request.actor.user_id,
         )
         self._ctx.refresher.nudge(organisation, project)
+        await self._ctx.events.sync_organisations()  # follow the org's event stream now
         return ephemeral.subscribed(organisation, project)
 
     async def unsubscribe(self, request: CommandRequest) -> Message:
@@ -108,6 +109,7 @@ class CommandHandlers:
         await self._ctx.store.unsubscribe(
             request.actor.team_id, request.channel_id, target[0], target[1]
         )
+        await self._ctx.events.sync_organisations()
         return ephemeral.unsubscribed(*target)
 
     async def list(self, request: CommandRequest) -> Message:
