@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from bot.app import Bot, StartupError
 from bot.config import BotSettings
 from bot.embedded_nats import EmbeddedNats
-from bot.store import TokenCipher
+from bot.store import Store, TokenCipher
 from forest.v1 import releases_pb2, releases_pb2_grpc
 from forestd.cli import build_server
 from forestd.config import ForestSettings
@@ -57,6 +57,7 @@ class DevOptions:
     reconcile_seconds: float = 60.0
     rate_limits: bool = True
     subscribe: bool = True  # #deploys follows acme/api from the start
+    run_bot: bool = True  # False: the caller runs the bot elsewhere (e.g. `forest-bot run`)
 
 
 @dataclass
@@ -100,7 +101,8 @@ class DevSystem:
         self._start_nats()
         await self._start_forest()
         await self._start_sandbox()
-        await self.start_bot()
+        if o.run_bot:
+            await self.start_bot()
         await self._link_and_subscribe()
 
     def _start_nats(self) -> None:
@@ -223,10 +225,28 @@ class DevSystem:
             self.bot = None
 
     async def _link_and_subscribe(self) -> None:
-        assert self.bot is not None and self.sandbox is not None and self.seed is not None
-        store = self.bot.ctx.store
+        """The demo users linked and #deploys following acme/api, in the bot's database."""
+        assert self.sandbox is not None and self.seed is not None
+        settings = self.bot_settings()
+        own = self.bot is None
+        store = (
+            await Store.open(
+                settings.database_url, TokenCipher(settings.token_key.get_secret_value())
+            )
+            if own
+            else self.bot.ctx.store  # type: ignore[union-attr]
+        )
+        try:
+            await self._link_users(store)
+            if self.options.subscribe:
+                await self._subscribe(store)
+        finally:
+            if own:
+                await store.close()
+
+    async def _link_users(self, store: Store) -> None:
+        assert self.sandbox is not None and self.seed is not None
         ws = self.sandbox.workspace
-        team = ws.app.team_id
         for name in DEMO_USERS:
             user = ws.user(name)
             assert user is not None
@@ -234,17 +254,24 @@ class DevSystem:
                 name, user.id, self.seed.user_ids[name], self.seed.tokens[name]
             )
             await store.link_user(
-                team, user.id, self.seed.user_ids[name], name, self.seed.tokens[name]
+                ws.app.team_id, user.id, self.seed.user_ids[name], name, self.seed.tokens[name]
             )
+
+    async def _subscribe(self, store: Store) -> None:
+        assert self.sandbox is not None and self.seed is not None
+        ws = self.sandbox.workspace
         deploys = ws.channel("deploys")
         assert deploys is not None
-        if not self.options.subscribe:
-            return
         await store.subscribe(
-            team, deploys.id, self.seed.organisation, self.seed.project, created_by="forest-bot dev"
+            ws.app.team_id,
+            deploys.id,
+            self.seed.organisation,
+            self.seed.project,
+            created_by="forest-bot dev",
         )
-        self.bot.ctx.refresher.nudge(self.seed.organisation, self.seed.project)
-        await self.bot.ctx.events.sync_organisations()
+        if self.bot is not None:  # a bot elsewhere finds it at start-up
+            self.bot.ctx.refresher.nudge(self.seed.organisation, self.seed.project)
+            await self.bot.ctx.events.sync_organisations()
 
     async def stop(self) -> None:
         await self.stop_bot()
