@@ -16,7 +16,6 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from blocks.digest import payload_digest
 from blocks.from_forest import release_from_forest
@@ -27,7 +26,7 @@ from blocks.text import parse_time
 from bot.forest_client import ForestError
 from bot.metrics import Metrics
 from bot.plan_poster import PlanPoster
-from bot.release_reader import ProjectListing, ReleaseReader, intent_environments
+from bot.release_reader import ReleaseReader, intent_environments
 from bot.slack_errors import AuthRevoked, ChannelGone, MessageGone, RateLimited
 from bot.slack_gateway import SlackGateway
 from bot.store import MessageRow, Store, SubscriptionRow
@@ -250,7 +249,7 @@ class Refresher:
                 continue
             for subscription, row in targets:
                 try:
-                    await self._sync_one(key, listing, release, subscription, row, version)
+                    await self._sync_one(key, release, subscription, row, version)
                 except AuthRevoked:
                     raise
                 except Exception as exc:  # one bad message must not hold up the others
@@ -295,14 +294,13 @@ class Refresher:
     async def _sync_one(
         self,
         key: ProjectKey,
-        listing: ProjectListing,
         release: Release,
         subscription: SubscriptionRow,
         row: MessageRow | None,
         version: int,
     ) -> None:
         channel = subscription.channel_id
-        rendered = release_message(release, now=datetime.now(UTC))
+        rendered = release_message(release)
         digest = payload_digest(dict(rendered))
         try:
             ts = await self._post_or_update(release, subscription, row, rendered, digest, version)
@@ -320,8 +318,6 @@ class Refresher:
                 exc.error,
                 removed,
             )
-        except AuthRevoked:
-            raise
 
     async def _post_or_update(
         self,
