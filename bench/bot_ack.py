@@ -1,10 +1,14 @@
 """The bot under clicks: click -> ack latency at a steady rate, in HTTP mode and in Socket Mode.
 
-The whole system runs in this process, as `forest-bot dev` and the end-to-end tests run it
-(`bot.devsystem.DevSystem`): forestd (SQLite, coordinator and runner) over real gRPC, the Slack
-sandbox over real loopback HTTP, the bot (Bolt, Socket Mode or HTTP mode with signature
-verification) and a private nats-server. Slack's rate limits are off in the sandbox (Slack would
-allow chat.postEphemeral about 100 times a minute; the bot answers every click with one).
+The bot runs as in production, in its own process: `python -m bot.cli run` (forest-bot run),
+configured only by environment variables (docs/bot.md), Bolt in Socket Mode or in HTTP mode with
+signature verification. The rest runs in this process (`bot.devsystem.DevSystem` with
+run_bot=False): forestd (SQLite, coordinator and runner) over real gRPC and the Slack sandbox
+over real loopback HTTP; a private nats-server runs as its own process. (DevSystem has no way to
+run forestd elsewhere, so it stays here.) With --in-process the bot runs in this process too,
+as `forest-bot dev` and the end-to-end tests run it. Slack's rate limits are off in the sandbox
+(Slack would allow chat.postEphemeral about 100 times a minute; the bot answers every click with
+one).
 
 bob releases a commit through Forest's pipeline; the soak before production is long, so the
 release stays open with its Approve button. Then the sandbox's driver clicks Approve N times at
@@ -13,11 +17,14 @@ answered), taking turns among the clickers: bob is told it is his own release, c
 cast again (it replaces her earlier one), and a clicker the workspace does not know joins it
 with no Forest account linked (told to link one). Each click is timed from the driver building
 and signing it to the driver holding the bot's ack. The bot's work after the ack (a fresh read
-of the release from Forest, the vote, the ephemeral answer) runs in the same process, so the
-acks are measured under that load too; the output says how much CPU a click cost the whole
-process and when the last answer arrived.
+of the release from Forest, the vote, the ephemeral answer) runs in the bot's process, so the
+acks are measured under that load too. The output says when the last answer arrived and how
+much CPU a click cost the bot (its process's utime + stime, from /proc/<pid>/stat) and this
+process (forestd, the sandbox and its driver); in process, the first figure is the whole
+system's.
 
     .venv/bin/python bench/bot_ack.py                          # both modes, 500 clicks at 100/s
+    .venv/bin/python bench/bot_ack.py --in-process             # the bot in this process too
     .venv/bin/python bench/bot_ack.py --mode socket --clicks 1000 --rate 50
     .venv/bin/python bench/bot_ack.py --json
 
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -36,11 +44,11 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
@@ -48,11 +56,15 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 import common  # noqa: E402
 
 from blocks import ids  # noqa: E402
-from bot.devsystem import DevOptions, DevSystem  # noqa: E402
+from bot.app import Bot  # noqa: E402
+from bot.devsystem import SIGNING_SECRET, DevOptions, DevSystem  # noqa: E402
 from bot.embedded_nats import EmbeddedNats  # noqa: E402
 from sandbox.records import Message  # noqa: E402
 from sandbox.server import Sandbox  # noqa: E402
 from sandbox.testing import eventually  # noqa: E402
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NatsClient
 
 Mode = Literal["http", "socket"]
 MODES: tuple[Mode, ...] = ("http", "socket")
@@ -60,15 +72,93 @@ GOAL_ACK_P99_MS = 100.0
 CHANNEL = "deploys"
 LONG_SOAK_SECONDS = 24 * 3600  # the release stays open for the whole run
 SETUP_WITHIN = 60.0  # seconds for a release message to appear, an answer backlog to drain
+EVALUATE = "forest.intent.evaluate"  # Forest: "re-evaluate this intent" (payload: its id)
+SIGNALS = "forest_bot_signals_total"  # the bot's count of the signals it handled, by source
 
 
 # ---- shared with bot_refresh.py: the system, its messages, its Slack calls, figures ---------
 
 
+class BotHandle(Protocol):
+    """The bot under measurement, wherever it runs: its CPU time, its Prometheus metrics, and
+    a nudge of its refresher."""
+
+    where: str  # for the headline
+
+    def cpu_seconds(self) -> float: ...
+
+    async def sample(self, name: str, labels: dict[str, str] | None = None) -> float: ...
+
+    async def nudge(self, organisation: str, project: str, intent_id: str) -> None:
+        """Queue a refresh of this intent; on return it is queued (or already taken)."""
+
+
+class InProcessBot:
+    """The bot in this process (`DevSystem` runs it): its CPU time is the whole process's."""
+
+    where = "the whole system in this process"
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    def cpu_seconds(self) -> float:
+        return time.process_time()
+
+    async def sample(self, name: str, labels: dict[str, str] | None = None) -> float:
+        return self._bot.ctx.metrics.registry.get_sample_value(name, labels or {}) or 0.0
+
+    async def nudge(self, organisation: str, project: str, intent_id: str) -> None:
+        self._bot.ctx.refresher.nudge(organisation, project, intent_id)
+
+
+class ChildBot:
+    """`forest-bot run` in its own process: metrics from its /metrics, CPU time from /proc,
+    nudges as Forest sends them (`forest.intent.evaluate` over NATS)."""
+
+    def __init__(self, process: common.BotProcess, nc: NatsClient) -> None:
+        self.process = process
+        self._nc = nc
+        self.where = f"the bot in its own process (forest-bot run, pid {process.pid})"
+
+    def cpu_seconds(self) -> float:
+        return self.process.cpu_seconds()
+
+    async def sample(self, name: str, labels: dict[str, str] | None = None) -> float:
+        key = (name, frozenset((labels or {}).items()))
+        return (await self.process.metrics()).get(key, 0.0)
+
+    async def nudge(self, organisation: str, project: str, intent_id: str) -> None:
+        # The bot queues the refresh in the same callback that counts the signal (it knows
+        # which project the intent is in once it has read it), so a counted signal is queued.
+        # A signal of Forest's own counted meanwhile would end the wait early.
+        before = await self.sample(SIGNALS, {"source": "nats"})
+        await self._nc.publish(EVALUATE, intent_id.encode())
+        await self._nc.flush()
+        await until(
+            lambda: self.sample(SIGNALS, {"source": "nats"}), lambda n: n > before, SETUP_WITHIN
+        )
+
+
+async def until(
+    read: Callable[[], Awaitable[float]], holds: Callable[[float], bool], within: float
+) -> float:
+    """Poll read() until holds(value); the value (AssertionError after `within` seconds)."""
+    deadline = time.monotonic() + within
+    while not holds(value := await read()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within} s (last value {value})")
+        await asyncio.sleep(0.05)
+    return value
+
+
 @asynccontextmanager
-async def running_system(mode: Mode, *, soak_seconds: int) -> AsyncIterator[DevSystem]:
-    """The whole system in this process, with fast deploys (the e2e tests' settings), Slack's
-    rate limits off, in a scratch directory. Its nats-server is private: a shared one (such as
+async def running_system(
+    mode: Mode, *, soak_seconds: int, in_process: bool
+) -> AsyncIterator[tuple[DevSystem, BotHandle]]:
+    """The system with fast deploys (the e2e tests' settings), Slack's rate limits off, in a
+    scratch directory: forestd, the sandbox and a private nats-server run in this process
+    (`DevSystem`; nats-server is its own process), the bot too if in_process, else as
+    `forest-bot run` in a child process. The nats-server is private: a shared one (such as
     one on :4222) would bring other runs' forest.* signals to this bot."""
     with (
         tempfile.TemporaryDirectory(prefix="forest-bench-") as tmp,
@@ -77,15 +167,61 @@ async def running_system(mode: Mode, *, soak_seconds: int) -> AsyncIterator[DevS
         options = DevOptions(
             state_dir=Path(tmp) / "dev",
             sandbox_port=0,
+            bot_http_port=0 if in_process else common.free_port(),
             mode=mode,
             nats_url=nats.url,
             soak_seconds=soak_seconds,
             deploy_seconds=0.2,
             sweep_seconds=0.3,
             rate_limits=False,
+            run_bot=in_process,
         )
         async with DevSystem(options) as system:
-            yield system
+            if in_process:
+                assert system.bot is not None
+                yield system, InProcessBot(system.bot)
+            else:
+                async with child_bot(system, Path(tmp)) as bot:
+                    yield system, bot
+
+
+@asynccontextmanager
+async def child_bot(system: DevSystem, cwd: Path) -> AsyncIterator[ChildBot]:
+    """`forest-bot run` against the running system, configured only by environment variables
+    from system.bot_settings(); yielded once its /healthz answers 200 and Slack (the sandbox)
+    reaches it. Stopped with SIGINT on exit: it must exit 0."""
+    import nats
+
+    sandbox = sandbox_of(system)
+    process = await common.BotProcess.start(system.bot_settings(), cwd=cwd)
+    try:
+        if system.options.mode == "http":
+            sandbox.driver.use_http(f"{process.base_url}/slack/events", SIGNING_SECRET)
+        else:
+            sandbox.driver.use_socket_mode()
+        await process.wait_healthy(SETUP_WITHIN)
+        if system.options.mode == "socket":
+            await until(
+                lambda: _connected(process, sandbox), lambda connected: connected > 0, SETUP_WITHIN
+            )
+        nc = await nats.connect(system.nats_url, name="bench-bot-nudge")
+        try:
+            yield ChildBot(process, nc)
+        finally:
+            await nc.close()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await process.stop()
+        raise
+    code = await process.stop()
+    if code != 0:
+        raise RuntimeError(f"forest-bot exited with {code} on SIGINT:\n{process.log_tail()}")
+
+
+async def _connected(process: common.BotProcess, sandbox: Sandbox) -> float:
+    """1.0 once the sandbox holds a Socket Mode connection (the child still running)."""
+    await process.healthy()  # raises if the child has exited
+    return 1.0 if sandbox.socket_mode.connected.is_set() else 0.0
 
 
 def sandbox_of(system: DevSystem) -> Sandbox:
@@ -220,7 +356,12 @@ class ClickRun:
     failures: list[str]  # clicks the bot did not ack (or acked with an error)
     answered: int  # ephemeral answers the clickers received for the timed clicks
     last_answer_s: float  # when the last of them came, after the last click was sent
-    cpu_ms_per_click: float  # this process's CPU (the whole system), first click to last answer
+    in_process: bool  # the bot in this process (the old way) or in its own
+    # CPU per click from the first click to the last answer: the bot's (its process's
+    # utime + stime; in process, this whole process's), and this process's when the bot is
+    # elsewhere (forestd, the sandbox and its driver; None in process)
+    cpu_ms_per_click: float
+    rest_cpu_ms_per_click: float | None
     load: float
 
     @property
@@ -271,7 +412,12 @@ async def _click_at_rate(
 
 
 async def measure_clicks(mode: Mode, args: argparse.Namespace, names: Sequence[str]) -> ClickRun:
-    async with running_system(mode, soak_seconds=LONG_SOAK_SECONDS) as system:
+    running = running_system(mode, soak_seconds=LONG_SOAK_SECONDS, in_process=args.in_process)
+    async with running as (system, bot):
+
+        def cpu() -> tuple[float, float]:
+            return bot.cpu_seconds(), time.process_time()
+
         sandbox = sandbox_of(system)
         clickers = clickers_in(sandbox, names)
         [(_, message)] = await release_messages(system, 1)
@@ -285,14 +431,17 @@ async def measure_clicks(mode: Mode, args: argparse.Namespace, names: Sequence[s
                 clickers[k % len(clickers)], message=message, action_id=ids.ACTION_APPROVE
             )
         await eventually(lambda: answered() >= args.warmup, SETUP_WITHIN)
-        say(args.json, f"{mode}: release message up, {args.warmup} warm-up clicks answered")
-        cpu = time.process_time()
+        say(
+            args.json,
+            f"{mode}: {bot.where}; release message up, {args.warmup} warm-up clicks answered",
+        )
+        bot_cpu, rest_cpu = cpu()
         acks, failures, sent = await _click_at_rate(
             sandbox, message, clickers, args.clicks, args.rate
         )
         done_sending = time.perf_counter()
-        last_answer, cpu_then = await _last_answer(
-            answered, args.warmup + args.clicks, args.drain_within
+        last_answer, (bot_then, rest_then) = await _last_answer(
+            answered, args.warmup + args.clicks, args.drain_within, cpu
         )
         return ClickRun(
             mode=mode,
@@ -302,38 +451,51 @@ async def measure_clicks(mode: Mode, args: argparse.Namespace, names: Sequence[s
             failures=failures,
             answered=answered() - args.warmup,
             last_answer_s=max(0.0, last_answer - done_sending),
-            cpu_ms_per_click=(cpu_then - cpu) * 1000 / len(acks),
+            in_process=args.in_process,
+            cpu_ms_per_click=(bot_then - bot_cpu) * 1000 / len(acks),
+            rest_cpu_ms_per_click=(
+                None if args.in_process else (rest_then - rest_cpu) * 1000 / len(acks)
+            ),
             load=load_average(),
         )
 
 
 async def _last_answer(
-    answered: Callable[[], int], expected: int, within: float
-) -> tuple[float, float]:
-    """Wait up to `within` seconds for `expected` answers; (perf_counter, process CPU time)
-    when the last answer seen came. A backlog or a missing answer is reported, not raised."""
+    answered: Callable[[], int],
+    expected: int,
+    within: float,
+    cpu: Callable[[], tuple[float, float]],
+) -> tuple[float, tuple[float, float]]:
+    """Wait up to `within` seconds for `expected` answers; (perf_counter, cpu()) when the
+    last answer seen came. A backlog or a missing answer is reported, not raised."""
     deadline = time.monotonic() + within
-    seen, at, cpu = answered(), time.perf_counter(), time.process_time()
+    seen, at, used = answered(), time.perf_counter(), cpu()
     while seen < expected and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
         if (now := answered()) != seen:
-            seen, at, cpu = now, time.perf_counter(), time.process_time()
-    return at, cpu
+            seen, at, used = now, time.perf_counter(), cpu()
+    return at, used
 
 
 def _table(runs: list[ClickRun]) -> list[str]:
     lines = [
         f"{'mode':<7} {'clicks':>6} {'rate/s':>7} {FIGURE_HEADS} (ms) {'failed':>6} "
-        f"{'answered':>8} {'last answer':>11} {'CPU/click':>9}  verdict"
+        f"{'answered':>8} {'last answer':>11} {'bot CPU/click':>13} {'rest CPU/click':>14}  "
+        "verdict"
     ]
     for run in runs:
         last = f"{run.last_answer_s:.2f} s"
+        rest = "-" if run.rest_cpu_ms_per_click is None else f"{run.rest_cpu_ms_per_click:.1f} ms"
         lines.append(
             f"{run.mode:<7} {run.clicks:>6} {run.rate_per_s:>7.1f} {run.ack.cells()}      "
             f"{len(run.failures):>6} {run.answered:>8} {last:>11} "
-            f"{run.cpu_ms_per_click:>6.1f} ms  {common.verdict(run.ok, GOAL_ACK_P99_MS)}  "
-            f"load {run.load:.1f}"
+            f"{run.cpu_ms_per_click:>10.1f} ms {rest:>14}  "
+            f"{common.verdict(run.ok, GOAL_ACK_P99_MS)}  load {run.load:.1f}"
         )
+    if runs and runs[0].in_process:
+        lines.append("(in process, the bot's CPU is the whole system's: forestd, the sandbox too)")
+    else:
+        lines.append("(rest: this process, forestd, the sandbox and its driver)")
     for run in runs:
         for failure in sorted(set(run.failures)):
             lines.append(f"{run.mode}: {run.failures.count(failure)} x {failure}")
@@ -351,8 +513,7 @@ async def run(args: argparse.Namespace) -> bool:
     say(
         args.json,
         f"bot click -> ack: {args.clicks} Approve clicks at {args.rate:g}/s by "
-        f"{', '.join(names)} in turn; the whole system in this process (forestd on SQLite, "
-        f"the sandbox, the bot, a private nats-server); Slack rate limits off; "
+        f"{', '.join(names)} in turn; {where(args.in_process)}; Slack rate limits off; "
         f"{os.cpu_count()} CPUs",
     )
     runs = [await measure_clicks(mode, args, names) for mode in modes]
@@ -369,6 +530,19 @@ async def run(args: argparse.Namespace) -> bool:
     return all(r.ok for r in runs)
 
 
+def where(in_process: bool) -> str:
+    """Where the parts run, for a headline."""
+    if in_process:
+        return (
+            "the whole system in this process (forestd on SQLite, the sandbox, the bot; "
+            "a private nats-server)"
+        )
+    return (
+        "the bot in its own process (forest-bot run, configured by its environment); forestd "
+        "on SQLite and the sandbox in this one; a private nats-server"
+    )
+
+
 def positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         value = kind(text)
@@ -377,6 +551,15 @@ def positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
         return value
 
     return parse
+
+
+def add_in_process_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the bot in this process too (the old way: its CPU then includes forestd's\n"
+        "and the sandbox's); default: `forest-bot run` in a child process",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -402,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         help="who clicks, in turn (default bob,carol: bob is the author, carol votes);\n"
         "a name the sandbox does not know joins it unlinked from Forest",
     )
+    add_in_process_argument(parser)
     parser.add_argument(
         "--drain-within",
         type=positive(float),

@@ -1,12 +1,13 @@
 """The bot's refresher: signal -> chat.update latency, Slack calls per visible change, and
 signals that change nothing.
 
-The whole system runs in this process (`bot.devsystem.DevSystem`, as in bench/bot_ack.py):
-forestd on SQLite with its coordinator and runner, the Slack sandbox, the bot and a private
-nats-server. bob releases K commits through Forest's pipeline; the soak before production is
-long, so every release stays open (staging deploys, then the production plan and deploy wait
-for the soak). Once Forest has moved every release as far as it goes and the bot has caught
-up with that:
+The system runs as in bench/bot_ack.py: the bot in its own process (forest-bot run, configured
+by its environment; its Prometheus /metrics say when it has caught up), forestd on SQLite with
+its coordinator and runner and the Slack sandbox in this process, a private nats-server; with
+--in-process the bot runs in this process too. bob releases K commits through Forest's
+pipeline; the soak before production is long, so every release stays open (staging deploys,
+then the production plan and deploy wait for the soak). Once Forest has moved every release
+as far as it goes and the bot has caught up with that:
 
 (a) signal -> chat.update: carol and alice vote over real gRPC as Forest's web UI would
     (PolicyService ExternalApproveRelease with their own tokens), one vote at a time, over
@@ -27,6 +28,7 @@ up with that:
     .venv/bin/python bench/bot_refresh.py                     # 20 releases, 2 rounds, 500 signals
     .venv/bin/python bench/bot_refresh.py --releases 5 --rounds 4 --signals 2000
     .venv/bin/python bench/bot_refresh.py --json
+    .venv/bin/python bench/bot_refresh.py --in-process        # the bot in this process too
 
 Exits 1 when a goal is missed.
 """
@@ -50,11 +52,15 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import common  # noqa: E402
 from bot_ack import (  # noqa: E402
+    EVALUATE,
     FIGURE_HEADS,
     LONG_SOAK_SECONDS,
     SETUP_WITHIN,
+    SIGNALS,
+    BotHandle,
     CallLog,
     Figures,
+    add_in_process_argument,
     emit,
     load_average,
     positive,
@@ -62,6 +68,8 @@ from bot_ack import (  # noqa: E402
     running_system,
     sandbox_of,
     say,
+    until,
+    where,
 )
 
 from bot.devsystem import DevSystem  # noqa: E402
@@ -74,7 +82,6 @@ GOAL_CALLS_PER_CHANGE = 1.05
 GOAL_IDLE_CALLS = 0
 VOTERS = ("carol", "alice")  # bob is the author
 ENVIRONMENT = "production"
-EVALUATE = "forest.intent.evaluate"
 VOTE_WITHIN = 30.0  # seconds for a vote to show
 
 
@@ -163,31 +170,25 @@ class ChangeLog:
 # ---- the bot's own figures ------------------------------------------------------------------
 
 
-def sample(system: DevSystem, name: str, labels: dict[str, str] | None = None) -> float:
-    """One value of the bot's Prometheus metrics (what its /metrics serves)."""
-    assert system.bot is not None
-    value = system.bot.ctx.metrics.registry.get_sample_value(name, labels or {})
-    return value or 0.0
+async def refreshes(bot: BotHandle) -> float:
+    return await bot.sample("forest_bot_refresh_seconds_count")
 
 
-def refreshes(system: DevSystem) -> float:
-    return sample(system, "forest_bot_refresh_seconds_count")
-
-
-async def caught_up(system: DevSystem, within: float = SETUP_WITHIN) -> None:
+async def caught_up(
+    system: DevSystem, bot: BotHandle, intent_id: str, within: float = SETUP_WITHIN
+) -> None:
     """Return once a refresh of the project that started after this call has finished, so
     every earlier refresh has too (the refresher runs one refresh per project at a time):
-    the channel then shows what Forest held when this was called. Two nudges of our own: the
-    queue empties once the first one's refresh has started; the second makes sure one more
-    refresh finishes after that."""
-    assert system.bot is not None and system.seed is not None
-    refresher = system.bot.ctx.refresher
+    the channel then shows what Forest held when this was called. Two nudges of our own for
+    one of its intents: the queue empties once the first one's refresh has started; the
+    second makes sure one more refresh finishes after that."""
+    assert system.seed is not None
     project = (system.seed.organisation, system.seed.project)
-    refresher.nudge(*project)
-    await eventually(lambda: sample(system, "forest_bot_refresh_queue_depth") == 0, within)
-    done = refreshes(system)
-    refresher.nudge(*project)
-    await eventually(lambda: refreshes(system) > done, within)
+    await bot.nudge(*project, intent_id)
+    await until(lambda: bot.sample("forest_bot_refresh_queue_depth"), lambda n: n == 0, within)
+    done = await refreshes(bot)
+    await bot.nudge(*project, intent_id)
+    await until(lambda: refreshes(bot), lambda n: n > done, within)
 
 
 # ---- (b) calls per visible change --------------------------------------------------------------
@@ -325,14 +326,19 @@ class IdleRun:
 
 
 async def idle_signals(
-    system: DevSystem, intents: Sequence[str], count: int, rate: float, calls: CallLog
+    system: DevSystem,
+    bot: BotHandle,
+    intents: Sequence[str],
+    count: int,
+    rate: float,
+    calls: CallLog,
 ) -> IdleRun:
     import nats
 
-    def handled() -> float:
-        return sample(system, "forest_bot_signals_total", {"source": "nats"})
+    async def handled() -> float:
+        return await bot.sample(SIGNALS, {"source": "nats"})
 
-    handled_before, refreshed_before = handled(), refreshes(system)
+    handled_before, refreshed_before = await handled(), await refreshes(bot)
     nc = await nats.connect(system.nats_url, name="bench-bot-refresh")
     try:
         first = time.perf_counter()
@@ -347,16 +353,17 @@ async def idle_signals(
         await nc.close()
     with_grace = SETUP_WITHIN + count / rate
     with contextlib.suppress(AssertionError):  # reported as fewer handled than sent
-        await eventually(lambda: handled() - handled_before >= count, with_grace)
-    await caught_up(system, with_grace)
+        await until(handled, lambda n: n - handled_before >= count, with_grace)
+    handled_after = await handled()  # before caught_up's own signals (when the bot is a child)
+    await caught_up(system, bot, intents[0], with_grace)
     made: dict[str, int] = {}
     for name, _ in calls.since():
         made[name] = made.get(name, 0) + 1
     return IdleRun(
         signals=count,
         rate_per_s=(count - 1) / sent if sent > 0 else float("inf"),
-        handled=int(handled() - handled_before),
-        refreshes=int(refreshes(system) - refreshed_before),
+        handled=int(handled_after - handled_before),
+        refreshes=int(await refreshes(bot) - refreshed_before),
         slack_calls=made,
         load=load_average(),
     )
@@ -365,7 +372,7 @@ async def idle_signals(
 # ---- the run ----------------------------------------------------------------------------------
 
 
-async def settled(system: DevSystem, intents: Sequence[str]) -> None:
+async def settled(system: DevSystem, bot: BotHandle, intents: Sequence[str]) -> None:
     """Every release has gone as far as it can (Forest: staging deployed, no stage active; the
     soak holds the rest), and the bot has caught up with that."""
     import grpc
@@ -395,7 +402,7 @@ async def settled(system: DevSystem, intents: Sequence[str]) -> None:
             if time.monotonic() > deadline:
                 raise AssertionError(f"releases still moving after {SETUP_WITHIN:.0f} s")
             await asyncio.sleep(0.1)
-    await caught_up(system)
+    await caught_up(system, bot, intents[0])
 
 
 @dataclass
@@ -411,7 +418,8 @@ class RefreshRun:
 
 
 async def measure(args: argparse.Namespace) -> RefreshRun:
-    async with running_system(args.mode, soak_seconds=LONG_SOAK_SECONDS) as system:
+    running = running_system(args.mode, soak_seconds=LONG_SOAK_SECONDS, in_process=args.in_process)
+    async with running as (system, bot):
         sandbox = sandbox_of(system)
         channel = sandbox.workspace.channel("deploys")
         assert channel is not None
@@ -420,19 +428,19 @@ async def measure(args: argparse.Namespace) -> RefreshRun:
             calls = CallLog(sandbox.web_api.calls)
             mark = changes.mark()
             releases = await release_messages(system, args.releases)
-            await settled(system, [intent_id for intent_id, _ in releases])
+            intents = [intent_id for intent_id, _ in releases]
+            await settled(system, bot, intents)
             posting = calls_per_change("releases", calls, changes, mark)
             say(args.json, f"{len(releases)} releases posted and held by the soak")
 
             calls, mark = CallLog(sandbox.web_api.calls), changes.mark()
             votes = await cast_votes(system, releases, args.rounds, changes)
-            await caught_up(system)
+            await caught_up(system, bot, intents[0])
             voting = calls_per_change("votes", calls, changes, mark)
             say(args.json, f"{votes.votes} votes shown")
 
             calls = CallLog(sandbox.web_api.calls)
-            intents = [intent_id for intent_id, _ in releases]
-            idle = await idle_signals(system, intents, args.signals, args.signal_rate, calls)
+            idle = await idle_signals(system, bot, intents, args.signals, args.signal_rate, calls)
         finally:
             changes.close()
     return RefreshRun(len(releases), votes, [posting, voting], idle)
@@ -469,9 +477,9 @@ async def run(args: argparse.Namespace) -> bool:
     say(
         args.json,
         f"bot refresh: {args.releases} open releases, votes by {' and '.join(VOTERS)} over gRPC "
-        f"({args.rounds} rounds), {args.signals} {EVALUATE} at {args.signal_rate:g}/s; the whole "
-        f"system in this process ({args.mode} mode, forestd on SQLite, the sandbox, the bot, a "
-        f"private nats-server); Slack rate limits off; {os.cpu_count()} CPUs",
+        f"({args.rounds} rounds), {args.signals} {EVALUATE} at {args.signal_rate:g}/s; "
+        f"{args.mode} mode, {where(args.in_process)}; Slack rate limits off; "
+        f"{os.cpu_count()} CPUs",
     )
     result = await measure(args)
     emit(
@@ -484,6 +492,7 @@ async def run(args: argparse.Namespace) -> bool:
                 "idle_calls": GOAL_IDLE_CALLS,
             },
             "mode": args.mode,
+            "in_process": args.in_process,
             "releases": result.releases,
             "rounds": args.rounds,
             "votes": {**asdict(result.votes), "ok": result.votes.ok},
@@ -529,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         default="socket",
         help="how Slack reaches the bot (default socket; no clicks here)",
     )
+    add_in_process_argument(parser)
     parser.add_argument(
         "--json", action="store_true", help="print the figures as JSON (progress goes to stderr)"
     )
