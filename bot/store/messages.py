@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Row, Select, delete, func, select, update
 from forestd.db.types import utcnow
 
 from .database import StoreDatabase
-from .models import ReleaseMessage
+from .models import ReleaseMessage, ThreadPost
 from .rows import MessageRow
 
 
@@ -134,14 +134,19 @@ class Messages:
             return await conn.scalar(statement) is not None
 
     async def forget_ts(self, intent_id: str, channel_id: str) -> None:
-        """The message was deleted in Slack: the caller now holds a fresh claim to repost it."""
+        """The message was deleted in Slack: the caller now holds a fresh claim to repost it.
+        Its thread posts are forgotten too, so the new message gets its own thread."""
         statement = (
             update(ReleaseMessage)
             .where(*_message(intent_id, channel_id))
             .values(ts=None, digest="", claimed_at=utcnow())
         )
+        posts = delete(ThreadPost).where(
+            ThreadPost.intent_id == intent_id, ThreadPost.channel_id == channel_id
+        )
         async with self._db.write() as conn:
             await conn.execute(statement)
+            await conn.execute(posts)
 
     async def message(self, intent_id: str, channel_id: str) -> MessageRow | None:
         async with self._db.read() as conn:

@@ -10,7 +10,7 @@ from bot.devsystem import DevSystem
 from sandbox.testing import eventually
 
 from .conftest import options
-from .story import buttons, release_message, shown
+from .story import buttons, release_message, shown, thread_text
 from .test_bypass import _gate_open
 from .test_resilience import vote_over_grpc
 from .test_story import WAIT
@@ -60,3 +60,25 @@ async def test_a_deleted_message_is_posted_again_and_kept_current(
         await eventually(lambda: "succeeded" in shown(release_message(ws)), 60.0)
         live = [m for m in ws.top_level(deleted.channel) if not m.deleted]
         assert len(live) == 1
+
+
+async def test_a_plan_awaiting_approval_follows_its_reposted_message(
+    tmp_path: Path, nats_url: str
+) -> None:
+    async with DevSystem(options(tmp_path, nats_url)) as system:
+        assert system.sandbox is not None
+        ws = system.sandbox.workspace
+        intent = await system.release("bob")
+        await eventually(lambda: ids.ACTION_PLAN_APPROVE in buttons(release_message(ws)), WAIT)
+        first = release_message(ws)
+        assert first is not None
+        await eventually(lambda: "to add" in thread_text(ws, first), WAIT)
+        ws.delete(first)
+        # Unchanged state costs no Slack call, so the deletion is noticed at the next change.
+        await vote_over_grpc(system, "carol", intent)
+        await eventually(
+            lambda: (m := release_message(ws)) is not None and m.ts != first.ts, WAIT
+        )
+        reposted = release_message(ws)
+        assert reposted is not None and ids.ACTION_PLAN_APPROVE in buttons(reposted)
+        await eventually(lambda: "to add" in thread_text(ws, reposted), WAIT)

@@ -120,8 +120,13 @@ async def test_concurrent_updates_keep_the_newest(store: Store) -> None:
 async def test_forget_ts_hands_the_caller_a_fresh_claim(store: Store, database_url: str) -> None:
     assert await claim(store)
     await store.record_post(INTENT, "C1", "1.0", "d3", 3, False)
+    assert await store.claim_thread_post(INTENT, "C1", "plan:p1")
+    await store.record_thread_post(INTENT, "C1", "plan:p1", "1.1")
+    assert await store.claim_thread_post(INTENT, "C2", "plan:p1")  # another channel's message
     await age_claims(database_url, 3600)
     await store.forget_ts(INTENT, "C1")  # the message was deleted in Slack
+    assert await store.thread_posts(INTENT, "C1") == {}  # the new message gets its own thread
+    assert await store.thread_posts(INTENT, "C2") == {"plan:p1": None}
     row = await store.message(INTENT, "C1")
     assert row is not None
     assert (row.ts, row.digest, row.version) == (None, "", 3)
