@@ -74,9 +74,14 @@ async def test_main_flow_in_http_mode_and_forgeries_get_401(tmp_path: Path, nats
             ids.ReleaseRef("globex", "web", intent, "production")
         )
         body, content_type = encode("interactive", cross)
-        async with aiohttp.ClientSession() as session, session.post(
-            url, data=body, headers=signed_headers(SIGNING_SECRET, body, content_type=content_type)
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                url,
+                data=body,
+                headers=signed_headers(SIGNING_SECRET, body, content_type=content_type),
+            ) as response,
+        ):
             assert response.status == 200
         await eventually(lambda: "no such release" in last_ephemeral(ws, "carol"), WAIT)
 

@@ -48,10 +48,12 @@ async def test_a_deleted_message_is_posted_again_and_kept_current(
 
         await vote_over_grpc(system, "carol", intent)
         await eventually(
-            lambda: (m := release_message(ws)) is not None
-            and m.ts != deleted.ts
-            and not m.deleted
-            and "1/2" in shown(m),
+            lambda: (
+                (m := release_message(ws)) is not None
+                and m.ts != deleted.ts
+                and not m.deleted
+                and "1/2" in shown(m)
+            ),
             WAIT,
         )
         await system.sandbox.driver.click(
@@ -76,9 +78,7 @@ async def test_a_plan_awaiting_approval_follows_its_reposted_message(
         ws.delete(first)
         # Unchanged state costs no Slack call, so the deletion is noticed at the next change.
         await vote_over_grpc(system, "carol", intent)
-        await eventually(
-            lambda: (m := release_message(ws)) is not None and m.ts != first.ts, WAIT
-        )
+        await eventually(lambda: (m := release_message(ws)) is not None and m.ts != first.ts, WAIT)
         reposted = release_message(ws)
         assert reposted is not None and ids.ACTION_PLAN_APPROVE in buttons(reposted)
         await eventually(lambda: "to add" in thread_text(ws, reposted), WAIT)
