@@ -222,10 +222,23 @@ class Refresher:
         if not subscriptions:
             return
         version = time.time_ns() // 1000  # when this read started: newer reads win
-        listing = await self._reader.listing(organisation, project)
+        open_ids = (
+            {r.intent_id for r in await self._store.open_messages(organisation, project)}
+            if work.everything
+            else set()
+        )
+        listing = await self._reader.listing(organisation, project, also=open_ids | work.intents)
         for intent_id in listing.intents:
             self._where[intent_id] = key
         wanted = listing.intents.keys() if work.everything else work.intents
+        lost = open_ids - listing.intents.keys()
+        if lost:  # finished while off Forest's 50-intent page: their final state is unknowable
+            log.warning(
+                "%d open message(s) of %s/%s: intent no longer listed by Forest",
+                len(lost),
+                organisation,
+                project,
+            )
         plans: dict[str, list[tuple[SubscriptionRow, MessageRow | None]]] = {}
         for intent_id in wanted:
             intent = listing.intents.get(intent_id)

@@ -57,17 +57,21 @@ class ReleaseReader:
         self._store = store
         self._artifacts: dict[str, _Artifact] = {}
 
-    async def listing(self, organisation: str, project: str) -> ProjectListing:
+    async def listing(
+        self, organisation: str, project: str, *, also: Iterable[str] = ()
+    ) -> ProjectListing:
+        """The project's newest 50 intents (Forest lists no more). Intents named in `also`
+        (open messages) that fell off that page are looked for among the live ones."""
         states, policies = await asyncio.gather(
             self._forest.intent_states(organisation, project, include_completed=True),
             self._forest.list_policies(organisation, project),
         )
-        return ProjectListing(
-            organisation,
-            project,
-            {s.release_intent_id: s for s in states},
-            tuple(policies),
-        )
+        intents = {s.release_intent_id: s for s in states}
+        if any(i not in intents for i in also):
+            live = await self._forest.intent_states(organisation, project, include_completed=False)
+            for state in live:
+                intents.setdefault(state.release_intent_id, state)
+        return ProjectListing(organisation, project, intents, tuple(policies))
 
     async def releases(
         self, listing: ProjectListing, intent_ids: Iterable[str], team_id: str

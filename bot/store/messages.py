@@ -166,9 +166,16 @@ class Messages:
             row = (await conn.execute(statement.limit(1))).first()
         return None if row is None else _row(row)
 
-    async def open_messages(self) -> list[MessageRow]:
-        """Messages whose intent is not finished, including claims not posted yet."""
+    async def open_messages(
+        self, organisation: str | None = None, project: str | None = None
+    ) -> list[MessageRow]:
+        """Messages whose intent is not finished, including claims not posted yet (of one
+        organisation or project when given)."""
         statement = _messages().where(ReleaseMessage.finished.is_(False))
+        if organisation is not None:
+            statement = statement.where(ReleaseMessage.organisation == organisation)
+        if project is not None:
+            statement = statement.where(ReleaseMessage.project == project)
         async with self._db.read() as conn:
             return [_row(row) for row in await conn.execute(statement)]
 

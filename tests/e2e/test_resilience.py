@@ -10,7 +10,7 @@ import grpc
 from blocks import ids
 from bot.devsystem import DevSystem
 from bot.embedded_nats import EmbeddedNats
-from forest.v1 import policies_pb2, policies_pb2_grpc, releases_pb2
+from forest.v1 import policies_pb2, policies_pb2_grpc, releases_pb2, releases_pb2_grpc
 from sandbox.testing import eventually
 
 from .conftest import options
@@ -102,3 +102,61 @@ async def test_forest_down_during_a_click_is_said_and_no_phantom_vote(
         assert list((await approval_state(system, intent)).decisions) == []
         assert ids.ACTION_APPROVE in buttons(release_message(ws))
         assert "0/2" in shown(release_message(ws))
+
+
+async def _direct_release(system: DevSystem, title: str) -> None:
+    """bob releases straight to staging (no pipeline): it finishes in moments."""
+    assert system.forest is not None
+    metadata = (("authorization", f"Bearer {system.users['bob'].token}"),)
+    async with grpc.aio.insecure_channel(system.forest.address) as channel:
+        stub = releases_pb2_grpc.ReleaseServiceStub(channel)
+        annotated = await stub.AnnotateRelease(
+            releases_pb2.AnnotateReleaseRequest(
+                project=releases_pb2.Project(organisation="acme", project="api"),
+                ref=releases_pb2.Ref(commit_sha=f"{len(title):040d}", branch="main"),
+                context=releases_pb2.ArtifactContext(title=title),
+            ),
+            metadata=metadata,
+            timeout=10,
+        )
+        await stub.Release(
+            releases_pb2.ReleaseRequest(
+                artifact_id=annotated.artifact.id, environments=["staging"]
+            ),
+            metadata=metadata,
+            timeout=10,
+        )
+
+
+async def _newest_page(system: DevSystem) -> set[str]:
+    assert system.forest is not None
+    async with grpc.aio.insecure_channel(system.forest.address) as channel:
+        response = await releases_pb2_grpc.ReleaseServiceStub(channel).GetReleaseIntentStates(
+            releases_pb2.GetReleaseIntentStatesRequest(
+                organisation="acme", project="api", include_completed=True
+            ),
+            metadata=(("authorization", f"Bearer {system.service_token}"),),
+            timeout=10,
+        )
+    return {i.release_intent_id for i in response.release_intents}
+
+
+async def test_an_open_release_older_than_forests_page_still_updates(
+    tmp_path: Path, nats_url: str
+) -> None:
+    """GetReleaseIntentStates lists the newest 50 intents; an older live one is found among
+    the live intents, so its message keeps up."""
+    async with DevSystem(options(tmp_path, nats_url, soak_seconds=1)) as system:
+        assert system.sandbox is not None
+        ws = system.sandbox.workspace
+        intent = await _gate_open(system, "bob")
+        original = release_message(ws)
+        assert original is not None
+        for n in range(50):
+            await _direct_release(system, f"hotfix {n}")
+        assert intent not in await _newest_page(system)
+
+        await vote_over_grpc(system, "carol", intent)
+        await eventually(
+            lambda: "approvals 1/2" in shown(ws.message(original.channel, original.ts)), WAIT
+        )
