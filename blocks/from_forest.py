@@ -289,6 +289,24 @@ def _with_gates(stages: tuple[Stage, ...], gates: Mapping[str, Gate]) -> tuple[S
     return tuple(out)
 
 
+_DECIDED = (StageStatus.APPROVED, StageStatus.SUCCEEDED, StageStatus.REJECTED)
+
+
+def _with_deciders(
+    stages: tuple[Stage, ...], deciders: Mapping[str, Person]
+) -> tuple[Stage, ...]:
+    """Decided plan stages name who decided them, when known."""
+    return tuple(
+        replace(stage, decided_by=deciders[stage.stage_id])
+        if stage.kind is StageKind.PLAN
+        and stage.status in _DECIDED
+        and not stage.auto_approve
+        and stage.stage_id in deciders
+        else stage
+        for stage in stages
+    )
+
+
 def _accepting_votes(gate: Gate, stages: Sequence[Stage], finished: bool) -> bool:
     """Votes matter while the gate's approvals are short and its deploy has not started."""
     if finished or gate.approvals is None:
@@ -326,6 +344,7 @@ def release_from_forest(
     slack_ids: Mapping[str, str] | None = None,
     bypasses: Iterable[Bypass] = (),
     policies: Iterable[policies_pb2.Policy] = (),
+    plan_deciders: Mapping[str, Person] | None = None,
 ) -> Release:
     """Everything the release message shows, from one intent and its gates' evaluations.
 
@@ -333,7 +352,9 @@ def release_from_forest(
     `slack_ids` maps Forest user ids to linked Slack user ids (mentions only for those);
     `bypasses` are the bot's own audit records, shown as "bypassed" instead of "approved";
     `policies` are the project's policies (ListPolicies): soak-time requirements render from
-    their config and the intent's source deploy instead of Forest's ever-changing reason text.
+    their config and the intent's source deploy instead of Forest's ever-changing reason text;
+    `plan_deciders` maps plan stage ids to who decided them (the bot's audit: Forest keeps no
+    plan approver), shown on decided plans.
     """
     bypass_list = tuple(bypasses)
     policy_list = tuple(policies)
@@ -348,7 +369,10 @@ def release_from_forest(
         )
         for env, response in sorted((evaluations or {}).items())
     }
-    stages = _with_gates(topological([_stage(s) for s in intent.stages]), gates_by_env)
+    stages = _with_deciders(
+        _with_gates(topological([_stage(s) for s in intent.stages]), gates_by_env),
+        plan_deciders or {},
+    )
     steps = tuple(_step(s) for s in intent.steps)
     result = outcome(s.status for s in stages) if stages else outcome(s.status for s in steps)
     finished = result is not Outcome.RUNNING

@@ -80,6 +80,7 @@ class Stage:
     wait_until: datetime | None = None
     error: str = ""
     auto_approve: bool = False
+    decided_by: Person | None = None  # who approved or rejected a plan, when the bot knows
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,8 @@ def _stage_line(stage: Stage, budget: _Budget) -> str:
         line += f": until {slack_time(stage.wait_until, stage.duration_seconds or 0)}"
     else:
         line += f" · {stage_words(stage)}"
+        if stage.kind is StageKind.PLAN and stage.decided_by is not None and not stage.auto_approve:
+            line += f" by {mention(stage.decided_by.slack_id, stage.decided_by.username)}"
     if _error_worth_showing(stage):
         line += f": {esc(stage.error, budget.reason)}"
     return line

@@ -143,7 +143,16 @@ class ReleaseReader:
             slack_ids=slack_ids,
             bypasses=await self._store.bypasses_for(intent.release_intent_id),
             policies=listing.policies,
+            plan_deciders=await self._plan_deciders(intent.release_intent_id),
         )
+
+    async def _plan_deciders(self, intent_id: str) -> dict[str, Person]:
+        """Who approved or rejected each plan from Slack (Forest does not keep it)."""
+        return {
+            entry.stage_id: Person(entry.forest_user_id, "", entry.slack_user_id)
+            for entry in await self._store.audit_entries(intent_id)
+            if entry.action in ("plan_approve", "plan_reject") and entry.result == "recorded"
+        }
 
 
 def _known_name(responses: Iterable[policies_pb2.EvaluatePoliciesResponse], user_id: str) -> str:

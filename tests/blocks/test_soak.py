@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from blocks.from_forest import gate_from_forest, release_from_forest, source_finished_at
-from blocks.model import Approvals, Release, Requirement, RequirementKind, SoakFacts
+from blocks.model import Approvals, Person, Release, Requirement, RequirementKind, SoakFacts
 from blocks.release import release_message
 from blocks.requirements import requirement_line, soak_opens_at
 from blocks.text import slack_date
@@ -227,3 +227,40 @@ def test_soak_line_is_the_same_for_any_reason_text() -> None:
     ]
     assert release_message(bare[0]) == release_message(bare[1])
     assert "⏳ *soak-30m*\n" in _gate_text(bare[0])
+
+
+def test_a_decided_plan_names_who_decided_it() -> None:
+    intent = releases_pb2.ReleaseIntentState(
+        release_intent_id="i-1",
+        project="api",
+        stages=[
+            releases_pb2.PipelineStageState(
+                stage_id="plan-production",
+                stage_type=releases_pb2.PIPELINE_RUN_STAGE_TYPE_PLAN,
+                status=releases_pb2.PIPELINE_RUN_STAGE_STATUS_SUCCEEDED,
+                environment="production",
+                approval_status="APPROVED",
+            ),
+            releases_pb2.PipelineStageState(
+                stage_id="deploy-production",
+                depends_on=["plan-production"],
+                stage_type=releases_pb2.PIPELINE_RUN_STAGE_TYPE_DEPLOY,
+                status=releases_pb2.PIPELINE_RUN_STAGE_STATUS_PENDING,
+                environment="production",
+            ),
+        ],
+    )
+    carol = Person("u-carol", "", "U0CAROL001")
+    named = release_from_forest(
+        intent, organisation="acme", plan_deciders={"plan-production": carol}
+    )
+    assert named.stages[0].decided_by == carol
+    text = str(release_message(named)["blocks"])
+    assert "approved by <@U0CAROL001>" in text
+    unnamed = release_from_forest(intent, organisation="acme")
+    assert "approved by" not in str(release_message(unnamed)["blocks"])
+    # a deploy stage never carries a decider
+    other = release_from_forest(
+        intent, organisation="acme", plan_deciders={"deploy-production": carol}
+    )
+    assert other.stages[1].decided_by is None

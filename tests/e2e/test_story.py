@@ -64,6 +64,8 @@ async def test_the_whole_story(tmp_path, nats_url, compat) -> None:  # type: ign
         await eventually(lambda: "You approved the plan" in last_ephemeral(ws, "carol"), WAIT)
         await eventually(lambda: ids.ACTION_PLAN_APPROVE not in buttons(release_message(ws)), WAIT)
         await eventually(lambda: "approved the plan" in thread_text(ws, message), WAIT)
+        carol_id = system.users["carol"].slack_id
+        await eventually(lambda: f"approved by <@{carol_id}>" in shown(release_message(ws)), WAIT)
 
         # soak passes and the gate waits for votes
         await eventually(lambda: ids.ACTION_APPROVE in buttons(release_message(ws)), WAIT)
