@@ -233,7 +233,7 @@ async def test_plan_and_approvals_clicked_through_in_the_browser(
         await screenshot(page, "03-confirm-approve-plan.png")
         await dialog.locator(".confirm-ok", has_text="Approve plan").click()
         await dialog.wait_for(state="detached")
-        await message.get_by_text("plan production · approved").wait_for()
+        await message.get_by_text("plan production · approved by").wait_for()
         await plan_approve.wait_for(state="detached")
         mine = page.locator("#messages article.message.ephemeral")
         await mine.get_by_text("You approved the plan for production").wait_for()
@@ -259,7 +259,8 @@ async def test_plan_and_approvals_clicked_through_in_the_browser(
         await message.locator("h3", has_text="✅").wait_for()
         await message.get_by_text("deploy production · deployed").wait_for()
         await message.get_by_text("approvals 2/2").first.wait_for()
-        await message.locator(".mention", has_text="@carol").wait_for()
+        # carol twice: who approved the plan, and her vote in the gate's history
+        await message.locator(".mention", has_text="@carol").nth(1).wait_for()
         assert await message.locator("button[data-action-id]").count() == 0
         assert await message.locator(".block-actions").count() == 0
         await screenshot(page, "06-release-succeeded.png")

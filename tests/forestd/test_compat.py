@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import nats
@@ -189,24 +190,30 @@ async def test_a_member_of_another_org_votes_on_any_intent_only_in_forest_mode(
     vote = policies.ExternalApproveRelease(
         approve_request(globex.project_msg(), intent_id), metadata=globex.auth("dave")
     )
-    seen_by_acme = policies.GetExternalApprovalState(
-        policies_pb2.GetExternalApprovalStateRequest(
-            project=world.project_msg(), release_intent_id=intent_id, target_environment=PRODUCTION
-        ),
-        metadata=world.auth("alice"),
-    )
+
+    def seen_by_acme() -> Any:
+        # a grpc.aio call starts when it is created: create it only after the vote is answered
+        return policies.GetExternalApprovalState(
+            policies_pb2.GetExternalApprovalStateRequest(
+                project=world.project_msg(),
+                release_intent_id=intent_id,
+                target_environment=PRODUCTION,
+            ),
+            metadata=world.auth("alice"),
+        )
+
     if mode == "intended":
         error = await refused(vote)
         assert error.code() == grpc.StatusCode.NOT_FOUND
         assert "globex/web" in (error.details() or "")
-        assert entries((await seen_by_acme).state) == []
+        assert entries((await seen_by_acme()).state) == []
         return
     # Forest: the policy (and so `required`) comes from the voter's project, the vote lands on
     # acme's intent and counts towards acme's gate.
     state = (await vote).state
     assert (state.required_approvals, state.current_approvals) == (1, 1)
     assert entries(state) == [("dave", "approved", None)]
-    acme = (await seen_by_acme).state
+    acme = (await seen_by_acme()).state
     assert (acme.required_approvals, acme.current_approvals) == (2, 1)
     assert [d.user_id for d in acme.decisions] == [globex.user_id("dave")]
 
