@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from blocks.from_forest import release_from_forest
-from blocks.model import Commit, Person, Release
+from blocks.model import Bypass, Commit, Person, Release
 from bot.forest_client import ForestClient
 from bot.store import Store
 from forest.v1 import policies_pb2, releases_pb2
@@ -134,6 +134,11 @@ class ReleaseReader:
         slack_ids = await self._store.slack_ids_for(team_id, people) if people else {}
         if author is not None and not author.username:
             author = Person(author.forest_user_id, _known_name(responses, author.forest_user_id))
+        decided = [
+            e
+            for e in await self._store.audit_entries(intent.release_intent_id)
+            if e.result == "recorded"
+        ]
         return release_from_forest(
             intent,
             organisation=listing.organisation,
@@ -141,18 +146,19 @@ class ReleaseReader:
             commit=artifact.commit if artifact else None,
             author=author,
             slack_ids=slack_ids,
-            bypasses=await self._store.bypasses_for(intent.release_intent_id),
+            # from the bot's audit log, one read: Forest keeps neither bypasses nor plan deciders
+            bypasses=[
+                Bypass(e.environment, e.forest_user_id, e.comment)
+                for e in decided
+                if e.action == "bypass"
+            ],
             policies=listing.policies,
-            plan_deciders=await self._plan_deciders(intent.release_intent_id),
+            plan_deciders={
+                e.stage_id: Person(e.forest_user_id, "", e.slack_user_id)
+                for e in decided
+                if e.action in ("plan_approve", "plan_reject")
+            },
         )
-
-    async def _plan_deciders(self, intent_id: str) -> dict[str, Person]:
-        """Who approved or rejected each plan from Slack (Forest does not keep it)."""
-        return {
-            entry.stage_id: Person(entry.forest_user_id, "", entry.slack_user_id)
-            for entry in await self._store.audit_entries(intent_id)
-            if entry.action in ("plan_approve", "plan_reject") and entry.result == "recorded"
-        }
 
 
 def _known_name(responses: Iterable[policies_pb2.EvaluatePoliciesResponse], user_id: str) -> str:

@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import Row, Select, insert, select
 
-from blocks.model import Bypass
 from forestd.db.types import utcnow
 
 from .database import StoreDatabase
@@ -74,20 +73,3 @@ class Audit:
             statement = statement.where(AuditEntry.intent_id == intent_id)
         async with self._db.read() as conn:
             return [_record(row) for row in await conn.execute(statement)]
-
-    async def bypasses_for(self, intent_id: str) -> list[Bypass]:
-        """The bypasses Forest accepted for this intent, oldest first (reason: the comment)."""
-        statement = (
-            select(AuditEntry.environment, AuditEntry.forest_user_id, AuditEntry.comment)
-            .where(
-                AuditEntry.intent_id == intent_id,
-                AuditEntry.action == "bypass",
-                AuditEntry.result == "recorded",
-            )
-            .order_by(AuditEntry.id)
-        )
-        async with self._db.read() as conn:
-            return [
-                Bypass(environment=environment, forest_user_id=user, reason=comment)
-                for environment, user, comment in await conn.execute(statement)
-            ]

@@ -61,6 +61,8 @@ async def test_admin_author_bypasses_with_a_reason(
         notice = thread_text(ws, message)
         assert "approvals 1/2" in notice and "bypass" in notice
         await eventually(lambda: "1/2" in shown(release_message(ws)), WAIT)
+        # the gate's history says bypass, from the bot's audit (Forest records a plain vote)
+        await eventually(lambda: "bypassed the gate" in shown(release_message(ws)), WAIT)
         state = await approval_state(system, intent)
         assert [(d.username, d.decision) for d in state.decisions] == [("alice", "approved")]
         audit = await system.bot.ctx.store.audit_entries(intent)

@@ -1,4 +1,4 @@
-"""The audit log keeps every decision made from Slack; bypasses_for reads the recorded ones."""
+"""The audit log keeps every decision made from Slack, with Forest's answer."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from blocks.model import Bypass
 from bot.store import AuditRecord, Store
 
 INTENT = "7b0c6f5e-2a8c-4d7e-9d0a-6f6a1c2b3d4e"
@@ -59,22 +58,6 @@ async def test_an_explicit_time_is_kept(store: Store) -> None:
     at = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
     await store.audit(replace(VOTE, at=at))
     assert [e.at for e in await store.audit_entries(INTENT)] == [at]
-
-
-async def test_bypasses_for_lists_the_recorded_bypasses(store: Store) -> None:
-    bypass = replace(VOTE, forest_user_id=ALICE, action="bypass", comment="hotfix for INC-42")
-    await store.audit(bypass)
-    await store.audit(replace(bypass, environment="staging", comment=""))
-    await store.audit(replace(bypass, forest_user_id=BOB, result="refused"))  # not an admin
-    await store.audit(replace(bypass, result="unreachable"))
-    await store.audit(VOTE)
-    await store.audit(replace(bypass, intent_id="another"))
-
-    assert await store.bypasses_for(INTENT) == [
-        Bypass(environment="production", forest_user_id=ALICE, reason="hotfix for INC-42"),
-        Bypass(environment="staging", forest_user_id=ALICE, reason=""),
-    ]
-    assert await store.bypasses_for("nothing") == []
 
 
 @pytest.mark.parametrize(
