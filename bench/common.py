@@ -9,11 +9,8 @@ import asyncio
 import gc
 import multiprocessing
 import os
-import signal
 import statistics
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -21,6 +18,10 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
+
+from bot.botprocess import BotProcess, bot_environment, free_port
+
+__all__ = ["BotProcess", "bot_environment", "free_port"]  # the bot's own process, moved to bot/
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 SERVICE_TOKEN = "bench-service-token"
@@ -46,7 +47,7 @@ def latency_figures(latencies_ms: list[float], max_width: int = 6) -> tuple[str,
 
 
 def verdict(ok: bool, goal_p99_ms: float) -> str:
-    """"OK (goal p99 < … ms)", or OVER."""
+    """ "OK (goal p99 < … ms)", or OVER."""
     return f"{'OK' if ok else 'OVER'} (goal p99 < {goal_p99_ms:.0f} ms)"
 
 
@@ -247,148 +248,3 @@ async def started_forestd(
 async def until_stopped(conn: Connection) -> None:
     """Wait, without blocking the event loop, until the parent says stop."""
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-
-
-# ---- the bot in its own process, as in production ------------------------------------------
-
-# Settings a bot child takes from its environment only; none are inherited from this process.
-_BOT_ENV_PREFIXES = ("SLACK_", "FOREST_")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now (the child binds it a moment later)."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-def bot_environment(settings: Any) -> dict[str, str]:
-    """The environment of `forest-bot run` configured by settings (a bot.config.BotSettings),
-    as docs/bot.md names the variables, over this process's minus every SLACK_*/FOREST_*."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(_BOT_ENV_PREFIXES)}
-
-    def secret(value: Any) -> str:
-        return "" if value is None else str(value.get_secret_value())
-
-    return {
-        **clean,
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-        "SLACK_BOT_TOKEN": secret(settings.slack_bot_token),
-        "SLACK_APP_TOKEN": secret(settings.slack_app_token),
-        "SLACK_SIGNING_SECRET": secret(settings.slack_signing_secret),
-        "SLACK_API_URL": settings.slack_api_url or "",
-        "FOREST_BOT_MODE": settings.mode,
-        "FOREST_BOT_HTTP_HOST": settings.http_host,
-        "FOREST_BOT_HTTP_PORT": str(settings.http_port),
-        "FOREST_ADDRESS": settings.forest_address,
-        "FOREST_SERVICE_TOKEN": secret(settings.forest_service_token),
-        "FOREST_BOT_NATS_URL": settings.nats_url or "",
-        "FOREST_BOT_DATABASE_URL": settings.database_url,
-        "FOREST_BOT_TOKEN_KEY": secret(settings.token_key),
-        "FOREST_BOT_RECONCILE_SECONDS": f"{settings.reconcile_seconds:g}",
-    }
-
-
-class BotProcess:
-    """`python -m bot.cli run` as a child process, configured only by its environment: its
-    health, its Prometheus metrics and its CPU time. Its output goes to log_path."""
-
-    def __init__(self, process: asyncio.subprocess.Process, base_url: str, log_path: Path):
-        import aiohttp
-
-        self.process = process
-        self.base_url = base_url
-        self.log_path = log_path
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-
-    @classmethod
-    async def start(cls, settings: Any, *, cwd: Path) -> BotProcess:
-        """Start the child (cwd holds its log and no .env); see wait_healthy."""
-        log_path = cwd / "forest-bot.log"
-        with log_path.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "run",
-                cwd=cwd,
-                env=bot_environment(settings),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-        return cls(process, f"http://{settings.http_host}:{settings.http_port}", log_path)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def cpu_seconds(self) -> float:
-        """The child's user + system CPU time so far (/proc/<pid>/stat utime and stime)."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        # fields after the command name (which may hold spaces) in parentheses
-        fields = stat[stat.rindex(")") + 2 :].split()
-        utime, stime = int(fields[11]), int(fields[12])
-        return (utime + stime) / os.sysconf("SC_CLK_TCK")
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-    def _check_running(self) -> None:
-        if self.process.returncode is not None:
-            raise RuntimeError(
-                f"forest-bot exited with {self.process.returncode}:\n{self.log_tail()}"
-            )
-
-    async def healthy(self) -> bool:
-        """Whether its /healthz answers 200 (False while it is not listening yet)."""
-        import aiohttp
-
-        self._check_running()
-        try:
-            async with self._http.get(f"{self.base_url}/healthz") as response:
-                return response.status == 200
-        except aiohttp.ClientConnectionError:
-            return False
-
-    async def wait_healthy(self, within: float) -> None:
-        deadline = time.monotonic() + within
-        while not await self.healthy():
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"forest-bot not healthy within {within:.0f} s:\n{self.log_tail()}"
-                )
-            await asyncio.sleep(0.05)
-
-    async def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-        """Its /metrics: (sample name, labels) -> value."""
-        from prometheus_client.parser import text_string_to_metric_families
-
-        self._check_running()
-        async with self._http.get(f"{self.base_url}/metrics") as response:
-            response.raise_for_status()
-            text = await response.text()
-        return {
-            (s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
-        }
-
-    async def stop(self, within: float = 30.0) -> int:
-        """SIGINT, as a person's Ctrl-C or a supervisor would; its exit code (killed, with
-        RuntimeError, if it does not exit within `within` seconds)."""
-        await self._http.close()
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(self.process.wait(), within)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-                raise RuntimeError(f"forest-bot ignored SIGINT for {within:.0f} s") from None
-        code = self.process.returncode
-        assert code is not None
-        return code
