@@ -141,3 +141,13 @@ class EventCursor(Base):
     subscription_name: Mapped[str] = mapped_column(Name, primary_key=True)
     sequence: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime]
+
+
+class Lease(Base):
+    """Who refreshes a project now: one replica at a time, until `expires_at` (then anyone)."""
+
+    __tablename__ = "bot_leases"
+
+    name: Mapped[str] = mapped_column(Name, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]

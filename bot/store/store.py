@@ -12,6 +12,7 @@ from .audit import Audit
 from .crypto import TokenCipher
 from .cursors import Cursors
 from .database import StoreDatabase
+from .leases import Leases
 from .messages import Messages
 from .migrate import upgrade_head
 from .subscriptions import Subscriptions
@@ -19,7 +20,7 @@ from .thread_posts import ThreadPosts
 from .users import Users
 
 
-class Store(Subscriptions, Messages, ThreadPosts, Users, Audit, Cursors):
+class Store(Subscriptions, Messages, ThreadPosts, Users, Audit, Cursors, Leases):
     """`store = await Store.open(url, cipher)` … `await store.close()` (or `async with`).
 
     Every method is one short transaction: call them from any number of tasks, and from several
