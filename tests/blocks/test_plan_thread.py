@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from blocks.model import Plan, PlanDestination
 from blocks.plan_thread import BLOCK_PLAN_DIFF, BLOCK_PLAN_FILE, plan_post, plan_posts
 from tests.blocks import plans
@@ -72,13 +70,11 @@ def test_a_line_too_long_for_a_block_sends_a_file() -> None:
     assert post.upload is not None and post.upload.content == "x" * 5000
 
 
-def test_five_megabyte_plan_post_is_fast_and_uploads() -> None:
+def test_five_megabyte_plan_post_uploads_the_whole_plan() -> None:
+    """How fast: bench/plan_parse.py."""
     text, _ = plans.huge_plan(5_000_000)
-    started = time.perf_counter()
     post = _post(text)
-    elapsed = time.perf_counter() - started
     assert post.upload is not None and len(post.upload.content) == len(text.rstrip("\n"))
-    assert elapsed < 3.0, f"{elapsed:.2f}s"
 
 
 def test_plan_text_cannot_inject_markup_or_break_the_code_block() -> None:

@@ -305,28 +305,32 @@ async def test_bolt_rejects_tampered_wrong_secret_and_stale_requests(sandbox: Sa
 async def test_slow_ack_is_an_operation_timeout(sandbox: Sandbox) -> None:
     app = bolt_app(sandbox)
 
+    acked_late = asyncio.Event()
+
     @app.command("/forest")
     async def slow(ack: AsyncAck) -> None:
-        await asyncio.sleep(1.0)
+        await acked_late.wait()  # until the driver has given up
         await ack()
 
     async with serve_bolt(app) as url:
         sandbox.driver.use_http(url, SIGNING_SECRET, timeout=0.3)
         ack = await sandbox.driver.command("bob", "help")
         assert not ack.ok and ack.error == "operation_timeout"
+        acked_late.set()
 
 
 async def test_trigger_used_after_3_seconds_is_expired(
-    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox
 ) -> None:
-    monkeypatch.setattr(sandbox_methods, "TRIGGER_TTL_SECONDS", 0.2)
     app = bolt_app(sandbox)
     errors: list[str] = []
 
     @app.command("/forest")
     async def late(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await asyncio.sleep(0.3)
+        # The listener goes on after its ack: make the trigger as old as a slow one would be.
+        trigger = sandbox.workspace.triggers[body["trigger_id"]]
+        trigger.created -= sandbox_methods.TRIGGER_TTL_SECONDS + 1
         try:
             await client.views_open(trigger_id=body["trigger_id"], view=REJECT_MODAL)
         except Exception as exc:  # SlackApiError

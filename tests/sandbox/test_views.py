@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -34,7 +32,7 @@ async def code(call: object) -> str:
 
 
 async def test_views_open_needs_a_fresh_single_use_trigger(
-    client: AsyncWebClient, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    client: AsyncWebClient, sandbox: Sandbox
 ) -> None:
     assert sandbox_methods.TRIGGER_TTL_SECONDS == 3.0
     ws = sandbox.workspace
@@ -47,9 +45,8 @@ async def test_views_open_needs_a_fresh_single_use_trigger(
     assert await code(client.views_open(trigger_id=trigger, view=modal())) == "exchanged_trigger_id"
     assert await code(client.views_open(trigger_id="1.2.3", view=modal())) == "invalid_trigger_id"
 
-    monkeypatch.setattr(sandbox_methods, "TRIGGER_TTL_SECONDS", 0.05)
     late = ws.new_trigger("U0BOB00001")
-    await asyncio.sleep(0.1)
+    ws.triggers[late].created -= sandbox_methods.TRIGGER_TTL_SECONDS + 1  # issued 4 s ago
     assert await code(client.views_open(trigger_id=late, view=modal())) == "expired_trigger_id"
 
 
