@@ -99,7 +99,12 @@ class NatsSignals:
     async def _on_intent(self, msg: Msg) -> None:
         intent_id = _intent_id(msg.data.decode("utf-8", "replace"))
         if intent_id is None:
-            log.warning("ignored %s with a payload that is not an intent id", msg.subject)
+            log.warning(
+                "ignored %s: the payload is not an intent id (%d bytes: %.60r)",
+                msg.subject,
+                len(msg.data),
+                msg.data[:60],
+            )
             return
         self._metrics.signals.labels("nats").inc()
         self._refresher.nudge_intent(intent_id)
@@ -107,6 +112,7 @@ class NatsSignals:
     async def _on_status(self, msg: Msg) -> None:
         intent_id = _intent_id(msg.subject.rsplit(".", 1)[-1])
         if intent_id is None:
+            log.warning("ignored %.200s: the subject names no intent id", msg.subject)
             return
         self._metrics.signals.labels("nats").inc()
         self._refresher.nudge_intent(intent_id)
@@ -114,6 +120,7 @@ class NatsSignals:
     async def _on_events(self, msg: Msg) -> None:
         organisation = msg.subject.removeprefix("forest.events.")
         if not organisation or "." in organisation:
+            log.warning("ignored %.200s: the subject names no organisation", msg.subject)
             return
         self._metrics.signals.labels("nats").inc()
         # An empty nudge: the org's event stream delivers the event itself, with its intent.
