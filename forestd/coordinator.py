@@ -15,7 +15,10 @@ For a pipeline intent, in one transaction holding the intent's row lock:
 Every change writes its org event in the same transaction and publishes
 `forest.release.status.{intent}` after commit. Evaluation happens at once on
 `forest.intent.evaluate` (payload: the intent id) and in a sweep every
-`settings.sweep_interval_seconds` (wait and soak timers, lost nudges).
+`settings.sweep_interval_seconds` (wait and soak timers, lost nudges). An intent whose
+evaluation fails (bad data, a bug) is logged with its id and skipped until the next pass: it
+never holds up the intents after it. `Coordinator.sweeps` counts finished sweeps so tests can
+wait for "a sweep ran" instead of sleeping.
 
 Two replicas: each evaluation locks the intent row (`SELECT ... FOR UPDATE`) on PostgreSQL;
 a nudge waits for the lock (so a change committed just before it is never missed) while the
@@ -409,6 +412,7 @@ class Coordinator:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.sweeps = 0
 
     @property
     def ctx(self) -> ServiceContext:
@@ -448,7 +452,7 @@ class Coordinator:
             try:
                 pending, self._pending = self._pending, set()
                 for intent_id in sorted(pending):
-                    await evaluate_intent(self.ctx, intent_id)
+                    await self._evaluate_logged(intent_id, "nudge")
                 if loop.time() >= next_sweep:
                     await self.sweep()
                     next_sweep = loop.time() + interval
@@ -473,8 +477,22 @@ class Coordinator:
                     )
                 ).all()
             for intent_id in ids:
-                if await evaluate_intent(self.ctx, intent_id, skip_locked=True):
+                if await self._evaluate_logged(intent_id, "sweep", skip_locked=True):
                     changed += 1
             if len(ids) < SWEEP_BATCH:
+                self.sweeps += 1
                 return changed
             after = ids[-1]
+
+    async def _evaluate_logged(
+        self, intent_id: str, cause: str, *, skip_locked: bool = False
+    ) -> bool:
+        """Evaluate one intent; a failure is logged with its id and counts as no change, so
+        the intents after it still get their turn (their wait and soak timers run out)."""
+        try:
+            return await evaluate_intent(self.ctx, intent_id, skip_locked=skip_locked)
+        except Exception:
+            log.exception(
+                "%s: evaluating intent %s failed; skipping it this pass", cause, intent_id
+            )
+            return False
