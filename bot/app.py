@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,6 +32,7 @@ from bot.plan_poster import PlanPoster
 from bot.refresher import Refresher
 from bot.release_reader import ReleaseReader
 from bot.signals import EventStream, NatsSignals, reconcile_forever
+from bot.slack_budget import SlackBudget, chat_update_pace
 from bot.slack_errors import SlackCallFailed
 from bot.slack_gateway import SlackGateway, make_client
 from bot.store import Store, TokenCipher
@@ -89,7 +92,8 @@ class Bot:
         except ValueError as exc:
             raise StartupError(f"FOREST_BOT_TOKEN_KEY is invalid: {exc}") from None
         client = self._client or make_client(s.slack_bot_token.get_secret_value(), s.slack_api_url)
-        slack = SlackGateway(client, metrics)
+        pace = chat_update_pace(s.chat_updates_per_minute)
+        slack = SlackGateway(client, metrics, SlackBudget({"chat.update": pace} if pace else None))
         try:
             identity = await slack.auth_test()
         except SlackCallFailed as exc:
@@ -122,6 +126,7 @@ class Bot:
             plans=plans,
             slack=slack,
             metrics=metrics,
+            holder=s.replica_name or f"{socket.gethostname()}-{os.getpid()}",
             workers=s.refresh_workers,
         )
         events = EventStream(forest, store, refresher, metrics, s.event_subscription)

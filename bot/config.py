@@ -99,6 +99,21 @@ class BotSettings(BaseSettings):
     refresh_workers: int = Field(
         default=4, ge=1, le=64, validation_alias=_env("FOREST_BOT_REFRESH_WORKERS")
     )
+    chat_updates_per_minute: int = Field(
+        default=50,
+        ge=0,
+        validation_alias=_env("FOREST_BOT_CHAT_UPDATES_PER_MINUTE"),
+        description=(
+            "the workspace's chat.update budget (Slack's Tier 3: 50); the refresher paces its "
+            "updates to it, keeping a fifth for clicked and finished releases; 0: no pacing"
+        ),
+    )
+    replica_name: str = Field(
+        default="",
+        max_length=64,
+        validation_alias=_env("FOREST_BOT_REPLICA_NAME"),
+        description="this replica's name in refresh leases and logs (default: host and pid)",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", validation_alias=_env("FOREST_BOT_LOG_FORMAT")
     )

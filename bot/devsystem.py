@@ -28,7 +28,7 @@ from forestd.config import ForestSettings
 from forestd.seed import DemoSeed, seed_demo
 from forestd.server import ForestServer
 from sandbox.server import Sandbox
-from sandbox.throttle import RateLimits
+from sandbox.throttle import SLACK_TIERS, RateLimits
 
 SIGNING_SECRET = "dev-signing-secret"
 DEMO_USERS = ("alice", "bob", "carol")
@@ -194,6 +194,8 @@ class DevSystem:
             or f"sqlite+aiosqlite:///{o.state_dir / 'forest-bot.db'}",
             token_key=SecretStr(key_file.read_text().strip()),
             reconcile_seconds=o.reconcile_seconds,
+            # the bot paces chat.update to the workspace's budget: the sandbox's, when it has one
+            chat_updates_per_minute=SLACK_TIERS["chat.update"].calls if o.rate_limits else 0,
         )
 
     async def start_bot(self) -> None:

@@ -37,6 +37,12 @@ class Metrics:
         self.rate_limited = Counter(
             "forest_bot_slack_ratelimited_total", "Slack answers 429", ["method"], registry=r
         )
+        self.slack_deferred = Counter(
+            "forest_bot_slack_deferred_total",
+            "Refresher calls not made yet: over the paced budget or inside a 429's Retry-After",
+            ["method"],
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "forest_bot_refresh_queue_depth", "projects waiting for a refresh", registry=r
         )

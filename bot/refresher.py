@@ -2,10 +2,14 @@
 
 Signals (NATS nudges, EventService events, clicks, reconciliation) call `nudge`. Work is kept per
 project, latest wins: a burst of signals for one project becomes one pending entry, refreshed by
-one worker at a time (so at most one refresh is in flight per message), which reads the project
-once from Forest, renders each affected release, and calls Slack only where the rendered payload's
-hash differs from what the message shows. Failures re-queue the work with a delay instead of
-dropping it, and a rate limit re-queues it at Retry-After: the final state always lands.
+one worker at a time, and across replicas by one replica at a time (a lease in the database), so
+at most one refresh is in flight per message. A pass reads the project once from Forest (at most
+`PASS_LIMIT` releases, clicked and finished ones first; the rest is queued again), renders each
+affected release and keeps it as the message's *outgoing* state (latest wins), then sends the
+outgoing states in priority order while Slack's budget allows, calling Slack only where the
+rendered payload's hash differs from what the message shows. What the budget does not allow yet
+stays outgoing and is sent by a later pass without reading Forest again. Failures re-queue the
+work with a delay instead of dropping it: the final state always lands.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from blocks.digest import payload_digest
 from blocks.from_forest import release_from_forest
@@ -35,24 +40,43 @@ from forest.v1 import releases_pb2
 log = logging.getLogger(__name__)
 
 ProjectKey = tuple[str, str]
+MessageKey = tuple[str, str]  # intent id, channel id
+PASS_LIMIT = 50  # releases read per pass: bounds how long a clicked release can wait behind others
 _RETRY_FIRST = 1.0
 _RETRY_MAX = 30.0
+LEASE_SECONDS = 30.0
+_LEASE_BUSY_RETRY = 0.2  # another replica is refreshing the project: look again shortly
 
 
 @dataclass
 class _Work:
+    """What to do for one project: read these intents (or every one), then send what is ready.
+    Empty work only sends what is outgoing (a budget or Retry-After wait ended)."""
+
     intents: set[str] = field(default_factory=set)
+    urgent: set[str] = field(default_factory=set)  # clicked: read and sent before the others
     everything: bool = False
-    urgent: bool = False
     queued_at: float = field(default_factory=time.monotonic)
     failures: int = 0
 
     def merge(self, other: _Work) -> None:
         self.intents |= other.intents
-        self.everything |= other.everything
         self.urgent |= other.urgent
+        self.everything |= other.everything
         self.queued_at = min(self.queued_at, other.queued_at)
         self.failures = max(self.failures, other.failures)
+
+
+@dataclass
+class _Outgoing:
+    """The state a message should show next, rendered from one read of Forest."""
+
+    release: Release
+    subscription: SubscriptionRow
+    rendered: Message
+    digest: str
+    version: int
+    urgent: bool  # clicked, or finished: sent before the others and may use Slack's reserve
 
 
 class Refresher:
@@ -64,6 +88,7 @@ class Refresher:
         plans: PlanPoster,
         slack: SlackGateway,
         metrics: Metrics,
+        holder: str,
         workers: int = 4,
     ) -> None:
         self._store = store
@@ -71,9 +96,11 @@ class Refresher:
         self._plans = plans
         self._slack = slack
         self._metrics = metrics
+        self._holder = holder  # this replica's name on leases
         self._workers = workers
         self._pending: dict[ProjectKey, _Work] = {}
         self._in_flight: set[ProjectKey] = set()
+        self._outgoing: dict[ProjectKey, dict[MessageKey, _Outgoing]] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.TimerHandle] = set()
@@ -89,33 +116,35 @@ class Refresher:
         *,
         urgent: bool = False,
     ) -> None:
-        """Something in this project (this intent, when given) may have changed."""
-        work = _Work(
-            intents={intent_id} if intent_id else set(), everything=not intent_id, urgent=urgent
-        )
+        """Something in this project (this intent, when given) may have changed; `urgent`: a
+        person is looking at this intent's message right now (they clicked it)."""
+        intents = {intent_id} if intent_id else set()
+        work = _Work(intents=intents, urgent=intents if urgent else set(), everything=not intent_id)
         self._enqueue((organisation, project), work)
 
-    def nudge_intent(self, intent_id: str, *, urgent: bool = False) -> None:
+    def nudge_intent(self, intent_id: str) -> None:
         """An intent id with no project (core NATS): resolve it, else re-read every project."""
         key = self._where.get(intent_id)
         if key is not None:
-            self.nudge(*key, intent_id, urgent=urgent)
+            self.nudge(*key, intent_id)
             return
-        task = asyncio.get_running_loop().create_task(self._nudge_unknown(intent_id))
-        self._tasks.append(task)
-        task.add_done_callback(self._forget_task)
+        self._spawn(self._nudge_unknown(intent_id))
 
     def nudge_organisation(self, organisation: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._nudge_organisation(organisation))
-        self._tasks.append(task)
-        task.add_done_callback(self._forget_task)
-
-    async def _nudge_organisation(self, organisation: str) -> None:
-        await self._nudge_subscribed(organisation)
+        self._spawn(self._nudge_subscribed(organisation))
 
     async def reconcile(self) -> int:
         """Re-read every subscribed project; returns how many were queued."""
         return await self._nudge_subscribed(None)
+
+    def outgoing(self) -> int:
+        """How many messages have a newer state waiting for Slack's budget."""
+        return sum(len(messages) for messages in self._outgoing.values())
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.append(task)
+        task.add_done_callback(self._forget_task)
 
     async def _nudge_unknown(self, intent_id: str) -> None:
         rows = await self._store.messages_for_intent(intent_id)
@@ -134,7 +163,7 @@ class Refresher:
             self.nudge(org, project)
         return len(projects)
 
-    def _forget_task(self, task: asyncio.Task[None]) -> None:
+    def _forget_task(self, task: asyncio.Task[Any]) -> None:
         with contextlib.suppress(ValueError):
             self._tasks.remove(task)
         if not task.cancelled() and task.exception() is not None:
@@ -217,9 +246,28 @@ class Refresher:
     # -- one project -------------------------------------------------------------------------
 
     async def _refresh(self, key: ProjectKey, work: _Work) -> None:
+        lease = "refresh:{}/{}".format(*key)
+        if not await self._store.take_lease(lease, self._holder, LEASE_SECONDS):
+            # another replica is refreshing this project; it may have read before our signal's
+            # change, so ours must still run after it
+            self._enqueue_later(_LEASE_BUSY_RETRY, key, work)
+            return
+        try:
+            if work.everything or work.intents:
+                await self._read(key, work)
+            await self._send(key, work.failures)
+        finally:
+            try:
+                await self._store.drop_lease(lease, self._holder)
+            except Exception as exc:  # it expires on its own
+                log.warning("lease %s not dropped: %s", lease, exc)
+
+    async def _read(self, key: ProjectKey, work: _Work) -> None:
+        """Read the wanted releases from Forest and keep what each message should show next."""
         organisation, project = key
         subscriptions = await self._store.subscriptions_for_project(organisation, project)
         if not subscriptions:
+            self._outgoing.pop(key, None)
             return
         version = time.time_ns() // 1000  # when this read started: newer reads win
         open_ids = (
@@ -230,7 +278,6 @@ class Refresher:
         listing = await self._reader.listing(organisation, project, also=open_ids | work.intents)
         for intent_id in listing.intents:
             self._where[intent_id] = key
-        wanted = listing.intents.keys() if work.everything else work.intents
         lost = open_ids - listing.intents.keys()
         if lost:  # finished while off Forest's 50-intent page: their final state is unknowable
             log.warning(
@@ -239,143 +286,166 @@ class Refresher:
                 organisation,
                 project,
             )
-        plans: dict[str, list[tuple[SubscriptionRow, MessageRow | None]]] = {}
-        for intent_id in wanted:
-            intent = listing.intents.get(intent_id)
-            if intent is None:
-                continue
-            targets = await self._targets(intent, subscriptions)
-            if targets:
-                plans[intent_id] = targets
-        if not plans:
-            return
+        wanted = listing.intents.keys() if work.everything else work.intents
+        plans = await self._targets(
+            [listing.intents[i] for i in wanted if i in listing.intents], subscriptions
+        )
+        order = sorted(plans, key=lambda i: (i not in work.urgent, not plans[i][1], i))
+        now, later = order[:PASS_LIMIT], order[PASS_LIMIT:]
+        if later:
+            self._enqueue(key, _Work(intents=set(later), urgent=work.urgent & set(later)))
         by_team: dict[str, list[str]] = {}
-        for intent_id, targets in plans.items():
-            by_team.setdefault(targets[0][0].team_id, []).append(intent_id)
+        for intent_id in now:
+            by_team.setdefault(plans[intent_id][0][0][0].team_id, []).append(intent_id)
         releases: dict[str, Release] = {}
         for team_id, intent_ids in by_team.items():
             releases.update(await self._reader.releases(listing, intent_ids, team_id))
-        failed: set[str] = set()
-        for intent_id, targets in plans.items():
+        outgoing = self._outgoing.setdefault(key, {})
+        for intent_id in now:
             release = releases.get(intent_id)
             if release is None:
                 continue
-            for subscription, row in targets:
-                try:
-                    await self._sync_one(key, release, subscription, row, version)
-                except AuthRevoked:
-                    raise
-                except Exception as exc:  # one bad message must not hold up the others
-                    log.warning(
-                        "message of %s in %s not synced: %s",
-                        intent_id,
-                        subscription.channel_id,
-                        exc,
-                        extra={"intent_id": intent_id, "channel": subscription.channel_id},
-                    )
-                    failed.add(intent_id)
-        if failed:
-            retry = _Work(intents=failed, failures=work.failures + 1)
-            self._enqueue_later(min(_RETRY_MAX, _RETRY_FIRST * 2**work.failures), key, retry)
+            rendered = release_message(release)
+            digest = payload_digest(dict(rendered))
+            urgent = intent_id in work.urgent or release.finished
+            for subscription, row in plans[intent_id][0]:
+                message_key = (intent_id, subscription.channel_id)
+                if row is not None and row.ts is not None and row.digest == digest:
+                    outgoing.pop(message_key, None)  # it shows this already: nothing to send
+                    continue
+                outgoing[message_key] = _Outgoing(
+                    release, subscription, rendered, digest, version, urgent
+                )
 
     async def _targets(
-        self, intent: releases_pb2.ReleaseIntentState, subscriptions: list[SubscriptionRow]
-    ) -> list[tuple[SubscriptionRow, MessageRow | None]]:
-        """The channels whose message for this intent may need a post or an update."""
-        rows = {
-            r.channel_id: r for r in await self._store.messages_for_intent(intent.release_intent_id)
+        self,
+        intents: list[releases_pb2.ReleaseIntentState],
+        subscriptions: list[SubscriptionRow],
+    ) -> dict[str, tuple[list[tuple[SubscriptionRow, MessageRow | None]], bool]]:
+        """Per intent, the channels whose message may need a post or an update, and whether
+        the release has finished (pure, cheap: no evaluations needed to know if it ended)."""
+        rows: dict[MessageKey, MessageRow] = {
+            (r.intent_id, r.channel_id): r
+            for r in await self._store.messages_for_intents([i.release_intent_id for i in intents])
         }
-        environments = intent_environments(intent)
-        created = parse_time(intent.created_at)
-        finished: bool | None = None
-        out: list[tuple[SubscriptionRow, MessageRow | None]] = []
-        for subscription in _one_per_channel(subscriptions, environments):
-            row = rows.get(subscription.channel_id)
-            if row is not None:
-                if not row.finished:
-                    out.append((subscription, row))
-                continue
-            if finished is None:  # pure, cheap: no evaluations needed to know if it ended
-                finished = release_from_forest(intent, organisation="").finished
-            recent = created is not None and created >= subscription.created_at
-            if not finished or recent:
-                out.append((subscription, None))
+        out: dict[str, tuple[list[tuple[SubscriptionRow, MessageRow | None]], bool]] = {}
+        for intent in intents:
+            intent_id = intent.release_intent_id
+            created = parse_time(intent.created_at)
+            finished = release_from_forest(intent, organisation="").finished
+            channels: list[tuple[SubscriptionRow, MessageRow | None]] = []
+            for subscription in _one_per_channel(subscriptions, intent_environments(intent)):
+                row = rows.get((intent_id, subscription.channel_id))
+                if row is not None:
+                    if not row.finished:
+                        channels.append((subscription, row))
+                    continue
+                recent = created is not None and created >= subscription.created_at
+                if not finished or recent:
+                    channels.append((subscription, None))
+            if channels:
+                out[intent_id] = (channels, finished)
         return out
 
-    # -- one message -------------------------------------------------------------------------
+    # -- sending -----------------------------------------------------------------------------
 
-    async def _sync_one(
-        self,
-        key: ProjectKey,
-        release: Release,
-        subscription: SubscriptionRow,
-        row: MessageRow | None,
-        version: int,
+    async def _send(self, key: ProjectKey, failures: int) -> None:
+        """Send outgoing states, clicked and finished first, while Slack's budget allows."""
+        outgoing = self._outgoing.get(key)
+        if not outgoing:
+            return
+        waits: list[float] = []
+        failed: set[str] = set()
+        background_blocked = False
+        for message_key, item in sorted(
+            outgoing.items(), key=lambda kv: (not kv[1].urgent, kv[1].version)
+        ):
+            if background_blocked and not item.urgent:
+                continue
+            try:
+                await self._sync_one(item)
+            except RateLimited as exc:
+                waits.append(exc.retry_after)
+                if item.urgent:
+                    break  # nothing more may go now
+                background_blocked = True
+                continue
+            except ChannelGone as exc:
+                await self._channel_gone(key, item.subscription, exc)
+            except AuthRevoked:
+                raise
+            except Exception as exc:  # one bad message must not hold up the others
+                log.warning(
+                    "message of %s in %s not synced: %s",
+                    item.release.intent_id,
+                    item.subscription.channel_id,
+                    exc,
+                    extra={"intent_id": item.release.intent_id},
+                )
+                failed.add(item.release.intent_id)
+            outgoing.pop(message_key, None)
+        if not outgoing:
+            self._outgoing.pop(key, None)
+        if waits:
+            self._enqueue_later(min(waits), key, _Work())
+        if failed:
+            retry = _Work(intents=failed, failures=failures + 1)
+            self._enqueue_later(min(_RETRY_MAX, _RETRY_FIRST * 2**failures), key, retry)
+
+    async def _channel_gone(
+        self, key: ProjectKey, subscription: SubscriptionRow, exc: ChannelGone
     ) -> None:
         channel = subscription.channel_id
-        rendered = release_message(release)
-        digest = payload_digest(dict(rendered))
-        try:
-            ts = await self._post_or_update(release, subscription, row, rendered, digest, version)
-            if ts is not None and release.awaiting_plans:
-                await self._plans.post_awaiting(release, channel, ts)
-        except RateLimited as exc:
-            self._enqueue_later(
-                exc.retry_after, key, _Work(intents={release.intent_id}, urgent=True)
-            )
-        except ChannelGone as exc:
-            removed = await self._store.remove_channel(subscription.team_id, channel)
-            log.warning(
-                "channel %s is gone (%s): dropped its %d subscription(s)",
-                channel,
-                exc.error,
-                removed,
-            )
+        removed = await self._store.remove_channel(subscription.team_id, channel)
+        for message_key in [k for k in self._outgoing.get(key, {}) if k[1] == channel]:
+            self._outgoing[key].pop(message_key, None)
+        log.warning(
+            "channel %s is gone (%s): dropped its %d subscription(s)", channel, exc.error, removed
+        )
 
-    async def _post_or_update(
-        self,
-        release: Release,
-        subscription: SubscriptionRow,
-        row: MessageRow | None,
-        rendered: Message,
-        digest: str,
-        version: int,
-    ) -> str | None:
+    async def _sync_one(self, item: _Outgoing) -> None:
+        """Bring one message to the item's state (unless it already shows it or newer)."""
+        release, channel = item.release, item.subscription.channel_id
+        row = await self._store.message(release.intent_id, channel)  # fresh: replicas share it
+        ts = await self._post_or_update(item, row)
+        if ts is not None and release.awaiting_plans:
+            await self._plans.post_awaiting(release, channel, ts)
+
+    async def _post_or_update(self, item: _Outgoing, row: MessageRow | None) -> str | None:
         """Bring one message to `rendered`; returns its ts (None when another replica posts)."""
+        release, subscription = item.release, item.subscription
         channel, intent_id = subscription.channel_id, release.intent_id
         if row is not None and row.ts is not None:
-            if row.digest == digest or row.version > version:
+            if row.digest == item.digest or row.version > item.version:
                 return row.ts
             try:
-                await self._slack.update(channel, row.ts, rendered)
+                await self._slack.update(channel, row.ts, item.rendered, urgent=item.urgent)
             except MessageGone:
                 log.warning("message of %s in %s was deleted: posting it again", intent_id, channel)
                 await self._store.forget_ts(intent_id, channel)
-                return await self._post(release, subscription, rendered, digest, version)
-            await self._store.record_update(intent_id, channel, digest, version, release.finished)
+                return await self._post(item)
+            await self._store.record_update(
+                intent_id, channel, item.digest, item.version, release.finished
+            )
             return row.ts
         claimed = await self._store.claim_message(
             intent_id, channel, subscription.team_id, release.organisation, release.project
         )
         if not claimed:
             return None
-        return await self._post(release, subscription, rendered, digest, version)
+        return await self._post(item)
 
-    async def _post(
-        self,
-        release: Release,
-        subscription: SubscriptionRow,
-        rendered: Message,
-        digest: str,
-        version: int,
-    ) -> str:
-        channel, intent_id = subscription.channel_id, release.intent_id
+    async def _post(self, item: _Outgoing) -> str:
+        release, channel = item.release, item.subscription.channel_id
+        intent_id = release.intent_id
         try:
-            ts = await self._slack.post(channel, rendered)
+            ts = await self._slack.post(channel, item.rendered, urgent=item.urgent)
         except BaseException:
             await self._store.release_claim(intent_id, channel)
             raise
-        await self._store.record_post(intent_id, channel, ts, digest, version, release.finished)
+        await self._store.record_post(
+            intent_id, channel, ts, item.digest, item.version, release.finished
+        )
         log.info("posted release %s in %s", intent_id, channel, extra={"intent_id": intent_id})
         return ts
 

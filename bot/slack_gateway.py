@@ -1,7 +1,9 @@
 """The one way the bot calls Slack: typed results, typed errors, every call counted.
 
 Rate limits are not retried here: a `RateLimited` goes back to the caller, which re-queues the
-work at Retry-After (the refresher) instead of sleeping. Connection errors and 5xx are retried
+work at Retry-After (the refresher) instead of sleeping. The refresher's own calls (post and
+update) are also paced by `SlackBudget`: a call the budget does not allow yet is not made at all
+and comes back as a `RateLimited` with the wait. Connection errors and 5xx are retried
 by slack_sdk's handlers, which are safe for every method the bot uses.
 """
 
@@ -22,6 +24,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from blocks.kit import Message
 from blocks.plan_thread import FileUpload
 from bot.metrics import Metrics
+from bot.slack_budget import SlackBudget
 from bot.slack_errors import AuthRevoked, RateLimited, SlackCallFailed, slack_error
 
 log = logging.getLogger(__name__)
@@ -43,10 +46,19 @@ def make_client(token: str, base_url: str | None = None) -> AsyncWebClient:
 
 
 class SlackGateway:
-    def __init__(self, client: AsyncWebClient, metrics: Metrics) -> None:
+    def __init__(
+        self, client: AsyncWebClient, metrics: Metrics, budget: SlackBudget | None = None
+    ) -> None:
         self.client = client
         self._metrics = metrics
+        self._budget = budget or SlackBudget()
         self.revoked = False  # set on invalid_auth / token_revoked: health fails
+
+    def _spend(self, method: str, *, urgent: bool) -> None:
+        wait = self._budget.wait(method, urgent=urgent)
+        if wait > 0:
+            self._metrics.slack_deferred.labels(method).inc()
+            raise RateLimited(method, wait)
 
     async def _call(
         self, method: str, call: Callable[[], Awaitable[AsyncSlackResponse]]
@@ -58,6 +70,7 @@ class SlackGateway:
             self._metrics.slack_calls.labels(method, error.error).inc()
             if isinstance(error, RateLimited):
                 self._metrics.rate_limited.labels(method).inc()
+                self._budget.hold(method, error.retry_after)
             if isinstance(error, AuthRevoked):
                 self.revoked = True
                 log.error("Slack refused the bot token (%s): stopping Slack calls", error.error)
@@ -72,7 +85,17 @@ class SlackGateway:
         response = await self._call("auth.test", lambda: self.client.auth_test())
         return dict(response.data) if isinstance(response.data, dict) else {}
 
-    async def post(self, channel: str, message: Message, *, thread_ts: str | None = None) -> str:
+    async def post(
+        self,
+        channel: str,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        urgent: bool | None = None,
+    ) -> str:
+        """Post a message; `urgent` given (a refresher's post) spends the paced budget."""
+        if urgent is not None:
+            self._spend("chat.postMessage", urgent=urgent)
         response = await self._call(
             "chat.postMessage",
             lambda: self.client.chat_postMessage(
@@ -86,7 +109,8 @@ class SlackGateway:
         )
         return str(response["ts"])
 
-    async def update(self, channel: str, ts: str, message: Message) -> None:
+    async def update(self, channel: str, ts: str, message: Message, *, urgent: bool) -> None:
+        self._spend("chat.update", urgent=urgent)
         await self._call(
             "chat.update",
             lambda: self.client.chat_update(

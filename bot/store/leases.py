@@ -24,16 +24,16 @@ class Leases:
     async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
         """Take or renew `name` for `seconds`; False while another holder's lease runs."""
         now = utcnow()
-        statement = self._db.insert(Lease).values(
+        insert = self._db.insert(Lease).values(
             name=name, holder=holder, expires_at=now + timedelta(seconds=seconds)
         )
-        statement = statement.on_conflict_do_update(
+        upsert = insert.on_conflict_do_update(
             index_elements=["name"],
-            set_={"holder": statement.excluded.holder, "expires_at": statement.excluded.expires_at},
+            set_={"holder": insert.excluded.holder, "expires_at": insert.excluded.expires_at},
             where=or_(Lease.holder == holder, Lease.expires_at <= now),
-        ).returning(Lease.name)
+        )
         async with self._db.write() as conn:
-            return await conn.scalar(statement) is not None
+            return await conn.scalar(upsert.returning(Lease.name)) is not None
 
     async def drop_lease(self, name: str, holder: str) -> None:
         """Give the lease back (only if still ours) so another replica need not wait it out."""

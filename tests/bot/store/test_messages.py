@@ -148,6 +148,11 @@ async def test_lookups_and_open_messages(store: Store) -> None:
         (INTENT, "C1"),
         (INTENT, "C2"),
     ]
+    both = await store.messages_for_intents([INTENT, OTHER_INTENT, "no-such-intent"])
+    assert sorted((m.intent_id, m.channel_id) for m in both) == sorted(
+        [(INTENT, "C1"), (INTENT, "C2"), (OTHER_INTENT, "C1")]
+    )
+    assert await store.messages_for_intents([]) == []
     found = await store.message_by_ts("C2", "2.1")
     assert found is not None and found.intent_id == INTENT and found.finished
     assert await store.message_by_ts("C1", "2.1") is None  # ts are per channel
