@@ -34,7 +34,7 @@ from .db.migrate import current_revision, upgrade_head
 from .errors import ForestError
 from .runner import attach
 from .seed import seed_demo
-from .server import ForestServer
+from .server import AddressInUse, ForestServer
 from .uow import Database
 
 
@@ -132,6 +132,9 @@ async def serve_command(args: argparse.Namespace) -> int:
             "or pass --nats-url '' to serve without NATS (no forest.* subjects).",
             file=sys.stderr,
         )
+        return 1
+    except AddressInUse as exc:
+        print(f"forestd: cannot serve: {exc}", file=sys.stderr)
         return 1
     except RuntimeError as exc:  # grpc: "Failed to bind to address ..."
         print(f"forestd: cannot serve on {settings.grpc_address}: {exc}", file=sys.stderr)

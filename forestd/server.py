@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from typing import Protocol
 
 import grpc
@@ -19,6 +21,39 @@ from .services import register_all
 from .uow import Database
 
 log = logging.getLogger(__name__)
+
+
+class AddressInUse(RuntimeError):
+    """Something (often another forestd) already listens on the gRPC address."""
+
+
+def refuse_taken_address(address: str) -> None:
+    """Raise AddressInUse when `host:port` is already served.
+
+    gRPC binds with SO_REUSEPORT by default, so a second forestd on a taken port would bind it
+    too, share its connections and claim to be listening. The server also turns SO_REUSEPORT
+    off; this probe comes first so the refusal is one clear error rather than gRPC's log line.
+    Port 0 (any free port) is never taken.
+    """
+    host, _, port = address.rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return
+    try:
+        candidates = socket.getaddrinfo(
+            host.strip("[]") or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror:
+        return  # gRPC reports an unresolvable host itself
+    for family, kind, proto, _, where in candidates:
+        with socket.socket(family, kind, proto) as probe:
+            # As gRPC does: a port left in TIME_WAIT is free, one someone listens on is not.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(where)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise AddressInUse(f"{address} is already in use (another forestd?)") from None
+                # anything else (an address this host lacks...): gRPC reports it when it binds
 
 
 class Component(Protocol):
@@ -60,6 +95,7 @@ class ForestServer:
 
     async def _start(self, ctx: ServiceContext) -> None:
         settings = self.settings
+        refuse_taken_address(settings.grpc_address)
         if settings.run_migrations:
             await upgrade_head(ctx.db.engine)
         if settings.nats_url:
@@ -67,6 +103,7 @@ class ForestServer:
         options = [
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.so_reuseport", 0),  # a taken port is an error, never shared
         ]
         server = grpc.aio.server(
             interceptors=[AuthInterceptor(TokenResolver(ctx.db, settings.service_token))],
