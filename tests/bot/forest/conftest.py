@@ -3,10 +3,8 @@ organisation (acme: alice admin, bob, carol; project api), and a ForestClient po
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +17,7 @@ from forestd.cli import build_server
 from forestd.config import ForestSettings
 from forestd.seed import DemoSeed, seed_demo
 from forestd.server import ForestServer
+from sandbox.testing import eventually
 
 SERVICE_TOKEN = "bot-forest-client-test-service-token"
 ORG = "acme"
@@ -101,18 +100,6 @@ async def release(server: ForestServer, token: str, *, branch: str = "main") -> 
     return annotated.artifact.id, released.intents[0].release_intent_id
 
 
-async def until(probe: Callable[[], Awaitable[T | None]], within: float = 30.0) -> T:
-    """Poll `probe` until it returns something other than None (or False)."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value is not None and value is not False:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within} s")
-        await asyncio.sleep(0.05)
-
-
 async def stage(
     client: ForestClient, intent_id: str, stage_id: str
 ) -> releases_pb2.PipelineStageState | None:
@@ -129,4 +116,4 @@ async def plan_awaiting_approval(client: ForestClient, intent_id: str) -> None:
         state = await stage(client, intent_id, PLAN_STAGE)
         return state is not None and state.approval_status == "AWAITINGAPPROVAL"
 
-    await until(awaiting)
+    await eventually(awaiting, 60, what=f"intent {intent_id}'s plan awaiting approval")

@@ -13,8 +13,9 @@ from bot.forest import ForestClient, ForestError
 from forest.v1 import events_pb2, events_pb2_grpc
 from forestd.seed import DemoSeed
 from forestd.server import ForestServer
+from sandbox.testing import eventually
 
-from .conftest import ORG, PROJECT, SERVICE_TOKEN, release, until
+from .conftest import ORG, PROJECT, SERVICE_TOKEN, release
 
 NAME = "forest-slack"
 
@@ -44,7 +45,7 @@ class Reader:
                 None,
             )
 
-        return await until(seen)
+        return await eventually(seen)
 
     async def stop(self) -> None:
         """Cancel the reading task (a stream that already ended has said why in the test)."""
@@ -98,7 +99,7 @@ async def test_a_release_arrives_and_ack_moves_the_cursor(
     # a new stream starts after the acknowledged event
     again = Reader(client)
     try:
-        later = await until(lambda: _first_of(again))
+        later = await eventually(lambda: _first_of(again))
         assert later.sequence > created.sequence
     finally:
         await again.stop()

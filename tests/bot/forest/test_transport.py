@@ -24,8 +24,7 @@ from forest.v1 import (
     releases_pb2,  # noqa: F401  (registers ReleaseService, which READ_METHODS names)
     users_pb2,
 )
-
-from .conftest import until
+from sandbox.testing import eventually
 
 SERVICE = "service-token"
 USER = "fpat_the-clickers-token"
@@ -355,7 +354,7 @@ async def test_closing_the_client_ends_calls_in_flight_as_unreachable(
     recorder = Recorder(hang=True)
     client = client_for(await serve(recorder))
     waiting = asyncio.create_task(client.check_health())
-    await until(lambda: _arrived(recorder))
+    await eventually(lambda: _arrived(recorder))
 
     await client.close()
 

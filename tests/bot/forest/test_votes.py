@@ -9,6 +9,7 @@ from bot.forest import ForestClient, ForestError
 from forest.v1 import releases_pb2
 from forestd.seed import DemoSeed
 from forestd.server import ForestServer
+from sandbox.testing import eventually
 
 from .conftest import (
     ORG,
@@ -18,7 +19,6 @@ from .conftest import (
     plan_awaiting_approval,
     release,
     stage,
-    until,
 )
 
 
@@ -93,7 +93,7 @@ async def test_approving_a_plan_lets_the_pipeline_go_on(
             state is not None and state.status == releases_pb2.PIPELINE_RUN_STAGE_STATUS_SUCCEEDED
         )
 
-    await until(succeeded)
+    await eventually(succeeded)
     with pytest.raises(ForestError) as caught:
         await client.approve_plan(demo.tokens["carol"], intent_id, PLAN_STAGE)
     assert caught.value.code == grpc.StatusCode.FAILED_PRECONDITION
@@ -111,6 +111,6 @@ async def test_rejecting_a_plan_fails_the_release(
         state = await stage(client, intent_id, PLAN_STAGE)
         return state is not None and state.status == releases_pb2.PIPELINE_RUN_STAGE_STATUS_FAILED
 
-    await until(failed)
+    await eventually(failed)
     output = await client.plan_output(intent_id, PLAN_STAGE)
     assert output.status == "REJECTED"
