@@ -165,7 +165,8 @@ async def run_bot(kind: Kind, database: str, url: str, args: argparse.Namespace)
                 say(f"{kind}: convergence done ({result.convergence})")
                 await system.bot.caught_up(0, args.drain_within)
                 if kind == "real":
-                    result.restart = await restart_phase(system, args.tracked)
+                    # Slack's real budget from here on: the clicked phase turns the limits on
+                    result.restart = await restart_phase(system, args.tracked, 50)
                     say(f"{kind}: restart done ({result.restart})")
                 result.clicked = await clicked_phase(
                     system,
@@ -226,7 +227,7 @@ def ratio(naive: float | None, real: float | None) -> str:
     return f"{naive / real:.1f}x"
 
 
-def table(runs: list[BotRun], acks: list[Any]) -> tuple[list[str], bool]:
+def table(runs: list[BotRun], acks: list[Any], args: argparse.Namespace) -> tuple[list[str], bool]:
     real = next((r for r in runs if r.kind == "real" and r.database == "sqlite"), None)
     naive = next((r for r in runs if r.kind == "naive"), None)
     rows: list[tuple[str, str, str, str, str, bool | None]] = []
@@ -355,7 +356,7 @@ def table(runs: list[BotRun], acks: list[Any]) -> tuple[list[str], bool]:
         ".1f",
     )
     add(
-        "start-up: 500 messages posted (s)",
+        f"start-up: {args.projects * args.per_project} messages posted (s)",
         "-",
         real.startup_s if real else None,
         naive.startup_s if naive else None,
@@ -448,7 +449,7 @@ async def run(args: argparse.Namespace) -> bool:
             finally:
                 await asyncio.to_thread(common.drop_pg_database, args.pg_url, made[1])
     acks = [] if args.skip_ack else await ack_runs(args)
-    lines, ok = table(runs, acks)
+    lines, ok = table(runs, acks, args)
     print("\n".join(lines), flush=True)
     say(f"done, {common.load()}")
     if args.json:

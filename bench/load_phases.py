@@ -453,15 +453,18 @@ async def seed_finished_rows(system: LoadSystem, count: int) -> None:
         await engine.dispose()
 
 
-async def restart_phase(system: LoadSystem, tracked: int) -> RestartRun:
+async def restart_phase(
+    system: LoadSystem, tracked: int, chat_updates_per_minute: int
+) -> RestartRun:
+    """Stop the bot, seed the finished rows, start it paced at chat_updates_per_minute."""
     assert isinstance(system.bot, RealBot)
     rss_before = rss_mb(system.bot.pid)
     open_messages = len(system.messages)
-    await system.bot.stop()
+    await system.stop_real_bot()
     await seed_finished_rows(system, max(0, tracked - open_messages))
     mark = system.channel.counts()
     started = time.perf_counter()
-    await system.restart_real_bot()
+    await system.start_real_bot(chat_updates_per_minute)
     healthy = time.perf_counter() - started
     bot = system.bot
     assert isinstance(bot, RealBot)

@@ -40,7 +40,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import common  # noqa: E402
 
-from bot.botprocess import BotProcess, free_port  # noqa: E402
+from bot.botprocess import BotProcess, bot_environment, free_port  # noqa: E402
 from sandbox.records import Message  # noqa: E402
 from sandbox.server import Sandbox  # noqa: E402
 
@@ -379,6 +379,7 @@ class LoadSystem:
     bot: Bot
     messages: dict[str, str] = field(default_factory=dict)  # intent id -> ts
     startup_seconds: float = 0.0  # bot start to every message posted
+    chat_updates_per_minute: int = 0  # the real bot's pace: 0 while Slack's limits are off
 
     @property
     def intents(self) -> list[str]:
@@ -387,15 +388,17 @@ class LoadSystem:
     def slack_name(self, voter: Voter) -> str:
         return voter.name  # the sandbox user linked to this Forest voter
 
-    async def restart_real_bot(self) -> float:
-        """Stop the real bot and start it again on the same store; seconds to healthy."""
+    async def stop_real_bot(self) -> None:
         assert isinstance(self.bot, RealBot)
         code = await self.bot.stop()
         if code != 0:
             raise RuntimeError(f"forest-bot exited with {code} on SIGINT")
-        started = time.perf_counter()
+
+    async def start_real_bot(self, chat_updates_per_minute: int) -> None:
+        """Start the real bot (again) on the same store, paced at chat_updates_per_minute;
+        returns once it is healthy and connected."""
+        self.chat_updates_per_minute = chat_updates_per_minute
         self.bot = await _start_real(self)
-        return time.perf_counter() - started
 
 
 def _bot_settings(system: LoadSystem) -> Any:
@@ -422,7 +425,28 @@ def _bot_settings(system: LoadSystem) -> Any:
 
 
 async def _start_real(system: LoadSystem) -> RealBot:
-    process = await BotProcess.start(_bot_settings(system), cwd=system.tmp)
+    """forest-bot run, as BotProcess.start starts it, plus its chat.update pace
+    (FOREST_BOT_CHAT_UPDATES_PER_MINUTE, which bot_environment does not pass on): 0 while the
+    sandbox has no rate limits, Slack's 50 once it has them (system.chat_updates_per_minute)."""
+    settings = _bot_settings(system)
+    log_path = system.tmp / "forest-bot.log"
+    env = {
+        **bot_environment(settings),
+        "FOREST_BOT_CHAT_UPDATES_PER_MINUTE": str(system.chat_updates_per_minute),
+    }
+    with log_path.open("ab") as log:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "run",
+            cwd=system.tmp,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    process = BotProcess(child, f"http://{settings.http_host}:{settings.http_port}", log_path)
     try:
         system.sandbox.driver.use_socket_mode()
         await process.wait_healthy(SETUP_WITHIN)
