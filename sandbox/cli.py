@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -69,7 +70,12 @@ def build(args: argparse.Namespace) -> Sandbox:
 
 async def serve_command(args: argparse.Namespace) -> int:
     sandbox = build(args)
-    await sandbox.start()
+    try:
+        await sandbox.start()
+    except OSError as exc:
+        why = "already in use (another sandbox?)" if exc.errno == errno.EADDRINUSE else exc
+        print(f"sandbox: cannot serve on {args.host}:{args.port}: {why}", file=sys.stderr)
+        return 1
     app = sandbox.workspace.app
     mode = f"HTTP to {args.bot_url}" if args.bot_url else "Socket Mode"
     print(f"Slack sandbox UI:  {sandbox.base_url}", flush=True)

@@ -107,7 +107,12 @@ class Sandbox:
         self._runner = web.AppRunner(self.make_app(), handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError:  # the port is taken: leave nothing running behind the error
+            await self._runner.cleanup()
+            self._runner = None
+            raise
         if self.port == 0:
             self.port = int(self._runner.addresses[0][1])
         self.workspace.base_url = self.base_url

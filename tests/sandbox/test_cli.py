@@ -74,3 +74,29 @@ def test_serve_grants_the_manifests_bot_scopes(tmp_path: Path) -> None:
     assert sandbox.scopes.header == "chat:write,commands"
     with pytest.raises(SystemExit, match="--manifest"):
         build(parser.parse_args(["sandbox", "serve", "--manifest", str(tmp_path / "no.yml")]))
+
+
+async def test_a_second_sandbox_on_a_taken_port_says_so_in_one_line() -> None:
+    first = await asyncio.create_subprocess_exec(
+        _script(), "sandbox", "serve", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert first.stdout is not None
+        ui_url = (await asyncio.wait_for(first.stdout.readline(), 60)).decode().split()[-1]
+        port = ui_url.rstrip("/").rsplit(":", 1)[1]
+        second = await asyncio.create_subprocess_exec(
+            _script(), "sandbox", "serve", "--port", port,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 1
+        assert err.decode().splitlines() == [
+            f"sandbox: cannot serve on 127.0.0.1:{port}: already in use (another sandbox?)"
+        ]
+        assert out == b""
+        client = AsyncWebClient(token="xoxb-sandbox-forest", base_url=ui_url + "api/")
+        assert (await client.auth_test())["ok"] is True  # the first one still answers
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(first.wait(), 30) == 0
