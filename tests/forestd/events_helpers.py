@@ -1,22 +1,27 @@
-"""Helpers for the event log tests: write events, read streams with deadlines."""
+"""Helpers for the event log tests: write events, read streams (each read bounded only so a hung
+test fails), count the event log's reads."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import grpc
+import pytest
 
 from forest.v1 import events_pb2
+from forestd import event_log
+from forestd.db.models import OrgEvent
 from forestd.event_feed import feed_for
 from forestd.server import ForestServer
 from forestd.uow import Database
+from sandbox.testing import eventually
 
 from .factories import World
 
 Metadata = tuple[tuple[str, str], ...]
-READ_TIMEOUT = 5.0
+# Only bounds a hung test: a read that waits this long has failed, however slow the machine.
+READ_TIMEOUT = 60.0
 
 
 async def record(
@@ -75,13 +80,9 @@ class Stream:
     async def take(self, count: int, within: float = READ_TIMEOUT) -> list[events_pb2.OrgEvent]:
         return [await self.next(within) for _ in range(count)]
 
-    async def nothing_within(self, seconds: float) -> None:
-        """Assert that the stream delivers nothing for `seconds`."""
-        try:
-            item = await asyncio.wait_for(self._queue.get(), seconds)
-        except TimeoutError:
-            return
-        raise AssertionError(f"unexpected: {item}")
+    def nothing_delivered(self) -> bool:
+        """Whether the stream has delivered nothing that was not read yet."""
+        return self._queue.empty()
 
     async def error(self, within: float = READ_TIMEOUT) -> grpc.aio.AioRpcError:
         """The status the stream ended with (after any events still queued)."""
@@ -102,10 +103,30 @@ async def until_listening(server: ForestServer, organisation: str, streams: int 
     (a stream computes it before it listens), so any event committed now reaches them."""
     assert server.ctx is not None
     feed = feed_for(server.ctx.bus)
-    deadline = time.monotonic() + READ_TIMEOUT
-    while feed.listening(organisation) < streams:
-        assert time.monotonic() < deadline, "the stream never started listening"
-        await asyncio.sleep(0.01)
+    await eventually(
+        lambda: feed.listening(organisation) >= streams, READ_TIMEOUT, what="the streams listening"
+    )
+
+
+class ReadCounter:
+    """Counts the event log's reads (each pass of a stream over the log calls `settled` once),
+    so a test can wait for a stream to look again instead of sleeping."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.count = 0
+        real = event_log.settled
+
+        async def counted(*args: Any, **kwargs: Any) -> list[OrgEvent]:
+            rows = await real(*args, **kwargs)
+            self.count += 1
+            return rows
+
+        monkeypatch.setattr(event_log, "settled", counted)
+
+    async def more(self, passes: int) -> None:
+        """Wait until the log has been read `passes` more times."""
+        target = self.count + passes
+        await eventually(lambda: self.count >= target, READ_TIMEOUT, what=f"{passes} more reads")
 
 
 async def refused(call: Any) -> grpc.aio.AioRpcError:

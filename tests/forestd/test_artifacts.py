@@ -14,25 +14,22 @@ from forest.v1 import events_pb2, events_pb2_grpc, releases_pb2, releases_pb2_gr
 
 from .conftest import SERVICE_TOKEN, bearer
 from .factories import World, provision
-from .test_releases_support import (
+from .releases_helpers import (
     ACTIVE,
     Stubs,
     create_pipeline,
-    machine,
-    rpc,
     stage_is,
     wait_for,
-    world,
 )
-
-__all__ = ["machine", "rpc", "world"]  # fixtures: forestd with its runner, demo destinations
 
 SHA = "ab12" * 10
 
 
-def annotate_request(world: World, **overrides: object) -> releases_pb2.AnnotateReleaseRequest:
+def annotate_request(
+    release_world: World, **overrides: object
+) -> releases_pb2.AnnotateReleaseRequest:
     request = releases_pb2.AnnotateReleaseRequest(
-        project=world.project_msg(),
+        project=release_world.project_msg(),
         ref=releases_pb2.Ref(
             commit_sha=SHA,
             branch="main",
@@ -54,9 +51,11 @@ def stub(rpc: Stubs) -> releases_pb2_grpc.ReleaseServiceStub:
 
 
 async def test_annotate_records_the_build_and_who_annotated(
-    stub: releases_pb2_grpc.ReleaseServiceStub, world: World
+    stub: releases_pb2_grpc.ReleaseServiceStub, release_world: World
 ) -> None:
-    annotated = await stub.AnnotateRelease(annotate_request(world), metadata=world.auth("bob"))
+    annotated = await stub.AnnotateRelease(
+        annotate_request(release_world), metadata=release_world.auth("bob")
+    )
     artifact = annotated.artifact
     assert uuid.UUID(artifact.id) and artifact.artifact_id == artifact.id
     assert artifact.slug.startswith("api-ab12ab12-")
@@ -65,46 +64,47 @@ async def test_annotate_records_the_build_and_who_annotated(
     assert artifact.ref.repo_url == "https://git.example/acme/api"
     assert artifact.context.title == "Add rate limiting"  # the commit's first line by default
     assert artifact.context.web == "https://ci.example/run/7"
-    assert artifact.source.user_id == world.user_id("bob")  # set by the server
+    assert artifact.source.user_id == release_world.user_id("bob")  # set by the server
     assert artifact.source.source_type == "github-actions"
     assert dict(artifact.metadata) == {"build": "7"}
 
     by_slug = await stub.GetArtifactBySlug(
-        releases_pb2.GetArtifactBySlugRequest(slug=artifact.slug), metadata=world.auth("carol")
+        releases_pb2.GetArtifactBySlugRequest(slug=artifact.slug),
+        metadata=release_world.auth("carol"),
     )
     assert by_slug.artifact == artifact
     listed = await stub.GetArtifactsByProject(
-        releases_pb2.GetArtifactsByProjectRequest(project=world.project_msg()),
-        metadata=world.auth("alice"),
+        releases_pb2.GetArtifactsByProjectRequest(project=release_world.project_msg()),
+        metadata=release_world.auth("alice"),
     )
     assert [a.id for a in listed.artifact] == [artifact.id]
 
 
 async def test_an_annotated_artifact_is_released_through_the_pipeline(
-    rpc: Stubs, world: World
+    rpc: Stubs, release_world: World
 ) -> None:
     stubs = rpc
-    await create_pipeline(stubs, world)
+    await create_pipeline(stubs, release_world)
     annotated = await stubs.releases.AnnotateRelease(
-        annotate_request(world), metadata=world.auth("bob")
+        annotate_request(release_world), metadata=release_world.auth("bob")
     )
     response = await stubs.releases.Release(
         releases_pb2.ReleaseRequest(artifact_id=annotated.artifact.id, use_pipeline=True),
-        metadata=world.auth("bob"),
+        metadata=release_world.auth("bob"),
     )
     intent_id = response.intents[0].release_intent_id
-    await wait_for(stubs, world, intent_id, stage_is("deploy-staging", ACTIVE))
+    await wait_for(stubs, release_world, intent_id, stage_is("deploy-staging", ACTIVE))
 
 
 async def test_client_chosen_artifact_id_is_kept_once(
-    stub: releases_pb2_grpc.ReleaseServiceStub, world: World
+    stub: releases_pb2_grpc.ReleaseServiceStub, release_world: World
 ) -> None:
     chosen = str(uuid.uuid4())
-    request = annotate_request(world, artifact_id=chosen)
-    first = await stub.AnnotateRelease(request, metadata=world.auth("bob"))
+    request = annotate_request(release_world, artifact_id=chosen)
+    first = await stub.AnnotateRelease(request, metadata=release_world.auth("bob"))
     assert first.artifact.id == chosen
     with pytest.raises(grpc.aio.AioRpcError) as again:
-        await stub.AnnotateRelease(request, metadata=world.auth("bob"))
+        await stub.AnnotateRelease(request, metadata=release_world.auth("bob"))
     assert again.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert chosen in (again.value.details() or "")
 
@@ -129,31 +129,33 @@ async def test_client_chosen_artifact_id_is_kept_once(
 )
 async def test_bad_annotations_are_refused_clearly(
     stub: releases_pb2_grpc.ReleaseServiceStub,
-    world: World,
+    release_world: World,
     change: dict[str, object],
     code: grpc.StatusCode,
     says: str,
 ) -> None:
-    request = annotate_request(world)
+    request = annotate_request(release_world)
     for name, value in change.items():
         if isinstance(value, releases_pb2.Ref | releases_pb2.Project):
             getattr(request, name).CopyFrom(value)
         else:
             setattr(request, name, value)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await stub.AnnotateRelease(request, metadata=world.auth("bob"))
+        await stub.AnnotateRelease(request, metadata=release_world.auth("bob"))
     assert refused.value.code() == code
     assert says in (refused.value.details() or "")
 
 
 async def test_other_organisations_cannot_annotate_or_read_artifacts(
-    stub: releases_pb2_grpc.ReleaseServiceStub, world: World, rpc: Stubs
+    stub: releases_pb2_grpc.ReleaseServiceStub, release_world: World, rpc: Stubs
 ) -> None:
     other = await provision(rpc.db, org="globex", project="web", members={"mallory": "admin"})
     with pytest.raises(grpc.aio.AioRpcError) as annotating:
-        await stub.AnnotateRelease(annotate_request(world), metadata=other.auth("mallory"))
+        await stub.AnnotateRelease(annotate_request(release_world), metadata=other.auth("mallory"))
     assert annotating.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    annotated = await stub.AnnotateRelease(annotate_request(world), metadata=world.auth("bob"))
+    annotated = await stub.AnnotateRelease(
+        annotate_request(release_world), metadata=release_world.auth("bob")
+    )
     artifact = annotated.artifact
     for call in (
         stub.GetArtifactBySlug(
@@ -161,7 +163,7 @@ async def test_other_organisations_cannot_annotate_or_read_artifacts(
             metadata=other.auth("mallory"),
         ),
         stub.GetArtifactsByProject(
-            releases_pb2.GetArtifactsByProjectRequest(project=world.project_msg()),
+            releases_pb2.GetArtifactsByProjectRequest(project=release_world.project_msg()),
             metadata=other.auth("mallory"),
         ),
     ):
@@ -170,15 +172,18 @@ async def test_other_organisations_cannot_annotate_or_read_artifacts(
         assert reading.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as missing:
         await stub.GetArtifactBySlug(
-            releases_pb2.GetArtifactBySlugRequest(slug="api-nope"), metadata=world.auth("bob")
+            releases_pb2.GetArtifactBySlugRequest(slug="api-nope"),
+            metadata=release_world.auth("bob"),
         )
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_annotating_writes_an_artifact_created_event(
-    stub: releases_pb2_grpc.ReleaseServiceStub, rpc: Stubs, world: World
+    stub: releases_pb2_grpc.ReleaseServiceStub, rpc: Stubs, release_world: World
 ) -> None:
-    annotated = await stub.AnnotateRelease(annotate_request(world), metadata=world.auth("bob"))
+    annotated = await stub.AnnotateRelease(
+        annotate_request(release_world), metadata=release_world.auth("bob")
+    )
     artifact = annotated.artifact
     events = events_pb2_grpc.EventServiceStub(rpc.channel).Subscribe(
         events_pb2.SubscribeEventsRequest(

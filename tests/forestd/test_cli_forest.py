@@ -7,11 +7,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bot.cli import main
 from forest.v1 import releases_pb2, releases_pb2_grpc
@@ -61,11 +61,10 @@ def test_serve_release_and_graceful_stop(
     try:
         assert server.stdout is not None
         address = ""
-        deadline = time.monotonic() + 30
-        while not address and time.monotonic() < deadline:
-            line = server.stdout.readline()
-            found = re.search(r"forestd listening on (\S+)", line)
-            address = found.group(1) if found else ""
+        for line in server.stdout:  # ends when forestd exits
+            if found := re.search(r"forestd listening on (\S+)", line):
+                address = found.group(1)
+                break
         assert address, "forestd did not start"
         release = ["forest", "release", "--grpc-address", address]
         project = ["--project", "acme/api"]
@@ -106,3 +105,46 @@ def test_serve_explains_an_unreachable_nats_instead_of_a_traceback(
     err = capsys.readouterr().err
     assert "cannot reach NATS at nats://127.0.0.1:9" in err
     assert "--nats-url ''" in err
+
+
+def _serve(url: str, address: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "bot.cli", "forest", "serve", "--database-url", url),
+            *("--grpc-address", address, "--nats-url", "", "--no-runner"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def test_serve_refuses_a_port_another_forestd_serves(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'f.db'}"
+    first = _serve(url, "127.0.0.1:0")
+    try:
+        assert first.stdout is not None
+        address = ""
+        for line in first.stdout:  # ends when forestd exits
+            if found := re.search(r"forestd listening on (\S+)", line):
+                address = found.group(1)
+                break
+        assert address, "the first forestd did not start"
+
+        second = _serve(url, address)
+        out, err = second.communicate(timeout=60)
+        assert second.returncode == 1
+        assert err.splitlines() == [
+            f"forestd: cannot serve: {address} is already in use (another forestd?)"
+        ]
+        assert "listening" not in out
+
+        with grpc.insecure_channel(address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            reply = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=30)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    assert first.returncode == 0

@@ -41,7 +41,7 @@ from sandbox.testing import eventually
 
 from .conftest import bearer
 from .factories import World, add_policy, create_intent, provision
-from .test_releases_support import (
+from .releases_helpers import (
     FAILED,
     SUCCEEDED,
     Stubs,
@@ -50,15 +50,11 @@ from .test_releases_support import (
     create_pipeline,
     intent_events,
     intent_state,
-    machine,
     release,
-    rpc,
     stage_is,
     stage_of,
     wait_for,
 )
-
-__all__ = ["machine", "rpc"]
 
 PRODUCTION = "production"
 
@@ -73,16 +69,6 @@ def mode(request: pytest.FixtureRequest) -> CompatMode:
 def forest_settings(forest_settings: ForestSettings, mode: CompatMode) -> ForestSettings:
     """conftest's settings, in the mode under test (every server here uses them)."""
     return forest_settings.model_copy(update={"compat": mode})
-
-
-@pytest.fixture
-def policies(channel: grpc.aio.Channel) -> policies_pb2_grpc.PolicyServiceStub:
-    return policies_pb2_grpc.PolicyServiceStub(channel)
-
-
-@pytest.fixture
-def users(channel: grpc.aio.Channel) -> users_pb2_grpc.UsersServiceStub:
-    return users_pb2_grpc.UsersServiceStub(channel)
 
 
 def approvals(required: int) -> policies_pb2.ExternalApprovalConfig:

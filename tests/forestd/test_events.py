@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable
 
 import grpc
@@ -19,8 +18,9 @@ from forestd.event_feed import attach, feed_for
 from forestd.server import ForestServer
 from forestd.services import events as events_service
 from forestd.uow import Database
+from sandbox.testing import eventually
 
-from .events_helpers import Metadata, Stream, record, refused, until_listening
+from .events_helpers import Metadata, ReadCounter, Stream, record, refused, until_listening
 from .factories import World, add_project, provision
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -39,7 +39,10 @@ def subscribe(
 
 
 async def test_replay_after_a_sequence_then_live(
-    db: Database, world: World, stub: events_pb2_grpc.EventServiceStub
+    db: Database,
+    world: World,
+    stub: events_pb2_grpc.EventServiceStub,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sequences = await record(db, world, 5)
     call = subscribe(stub, world.auth("bob"), since_sequence=sequences[1])
@@ -56,12 +59,12 @@ async def test_replay_after_a_sequence_then_live(
     assert RFC3339_UTC.match(first.timestamp), first.timestamp
     assert len({e.event_id for e in replayed}) == 3
 
-    started = time.perf_counter()
+    # No poll falls due during the test: a live event can only arrive through the nudge
+    # (delivery latency: bench/event_latency.py).
+    monkeypatch.setattr(event_log, "POLL_SECONDS", 3600.0)
     [live] = await record(db, world, resource_type="pipeline", action="completed")
-    event = await call.next(within=1.0)
-    latency = time.perf_counter() - started
+    event = await call.next()
     assert event.sequence == live and event.resource_type == "pipeline"
-    assert latency < 0.5, f"live delivery took {latency * 1000:.0f} ms"
     call.cancel()
 
 
@@ -91,7 +94,7 @@ async def test_each_single_commit_reaches_the_stream_in_order(
     await until_listening(forest_server, "acme")
     for _ in range(20):
         [sequence] = await record(db, world)
-        assert (await call.next(within=2.0)).sequence == sequence
+        assert (await call.next()).sequence == sequence
     call.cancel()
 
 
@@ -119,7 +122,9 @@ async def test_filters_project_resource_types_and_actions(
     events = await call.take(2)
     assert [e.sequence for e in events] == [wanted_1, wanted_2]
     assert all(e.project == "web" for e in events)
-    await call.nothing_within(0.3)
+    # In order, so the next wanted event is delivered next: nothing filtered out came between.
+    [marker] = await record(db, web, resource_type="release", action="created")
+    assert (await call.next()).sequence == marker
     call.cancel()
 
     every_policy = subscribe(
@@ -162,7 +167,8 @@ async def test_refusals(
     await record(db, other, 3)
     call = subscribe(stub, as_service(), since_sequence=mine - 1)
     assert (await call.next()).sequence == mine
-    await call.nothing_within(0.3)
+    [marker] = await record(db, world)  # delivered next: globex's events were not
+    assert (await call.next()).sequence == marker
     call.cancel()
 
 
@@ -178,14 +184,11 @@ async def test_thousands_replayed_in_order_without_gaps(
         await record(db, other, 7)
     assert len(ours) == 2000 and 2 * event_log.BATCH < 2000
     call = subscribe(stub, world.auth("bob"), since_sequence=ours[0] - 1)
-    started = time.perf_counter()
-    received = [e.sequence for e in await call.take(2000)]
-    elapsed = time.perf_counter() - started
+    received = [e.sequence for e in await call.take(2000)]  # speed: bench/event_latency.py
     assert received == ours
     [live] = await record(db, world)
     assert (await call.next()).sequence == live
     call.cancel()
-    assert elapsed < 10, f"replay of 2,000 events took {elapsed:.1f} s"
 
 
 async def test_a_lost_nudge_only_delays(
@@ -204,10 +207,8 @@ async def test_a_lost_nudge_only_delays(
             organisation="acme", resource_type="release", action="created", resource_id="x"
         )
         session.add(row)
-    started = time.perf_counter()
-    event = await call.next(within=2.0)
+    event = await call.next()  # found by the next poll
     assert event.sequence == row.sequence
-    assert time.perf_counter() - started < 1.0
     call.cancel()
 
 
@@ -226,11 +227,7 @@ async def test_streams_share_one_notifier_and_leave_on_cancel(
         call.cancel()
     assert forest_server.ctx is not None
     feed = feed_for(forest_server.ctx.bus)
-    for _ in range(100):
-        if feed.listening("acme") == 0:
-            break
-        await asyncio.sleep(0.02)
-    assert feed.listening("acme") == 0
+    await eventually(lambda: feed.listening("acme") == 0, 60, what="the streams leaving")
 
 
 async def test_a_removed_member_stops_receiving(
@@ -240,7 +237,7 @@ async def test_a_removed_member_stops_receiving(
     forest_server: ForestServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(events_service, "MEMBERSHIP_RECHECK_SECONDS", 0.2)
+    monkeypatch.setattr(events_service, "MEMBERSHIP_RECHECK_SECONDS", 0.0)  # at every batch
     call = subscribe(stub, world.auth("carol"))
     await until_listening(forest_server, "acme")
     [before] = await record(db, world)
@@ -249,7 +246,6 @@ async def test_a_removed_member_stops_receiving(
         await uow.session.execute(
             delete(OrganisationMember).where(OrganisationMember.user_id == world.user_id("carol"))
         )
-    await asyncio.sleep(0.3)
     await record(db, world)
     ended = await call.error()
     assert ended.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -295,10 +291,8 @@ async def test_the_stream_ends_when_the_server_stops(forest_settings: ForestSett
                 organisation="initech",
             )
             await until_listening(server, "initech")
-            started = time.perf_counter()
             await server.stop(grace=0.5)
             await call.error()
-            assert time.perf_counter() - started < 3
     finally:
         await server.stop(grace=0.1)
 
@@ -317,24 +311,30 @@ async def test_with_the_feed_attached_shutdown_ends_streams_at_once(
                 events_pb2_grpc.EventServiceStub(ch), people.auth("peter"), organisation="initech"
             )
             await until_listening(server, "initech")
-            started = time.perf_counter()
-            await server.stop(grace=5)
-            ended = await call.error(within=1.0)
+            # A grace far beyond the read's bound: the stream ends only if shutdown ends it
+            # at once instead of waiting the grace out.
+            stopping = asyncio.ensure_future(server.stop(grace=3600))
+            ended = await call.error()
             assert ended.code() == grpc.StatusCode.UNAVAILABLE
             assert "reconnect" in (ended.details() or "")
-            assert time.perf_counter() - started < 2, "shutdown waited for the grace period"
+            await stopping
     finally:
         await server.stop(grace=0.1)
 
 
 @pytest.mark.postgres
 async def test_a_later_commit_never_overtakes_an_earlier_sequence(
-    db: Database, world: World, stub: events_pb2_grpc.EventServiceStub, forest_server: ForestServer
+    db: Database,
+    world: World,
+    stub: events_pb2_grpc.EventServiceStub,
+    forest_server: ForestServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """PostgreSQL hands out sequences at insert, not at commit: a stream must not deliver the
     later event (and move past the earlier one) while the earlier transaction is in flight."""
     if not db.engine.url.drivername.startswith("postgresql"):
         pytest.skip("SQLite serializes writers: sequences become visible in order")
+    reads = ReadCounter(monkeypatch)
     call = subscribe(stub, world.auth("bob"))
     await until_listening(forest_server, "acme")
     async with db.transaction() as slow:
@@ -342,7 +342,8 @@ async def test_a_later_commit_never_overtakes_an_earlier_sequence(
         await slow.session.flush()
         [late] = await record(db, world, action="updated")
         assert late > early.sequence
-        await call.nothing_within(0.4)
+        await reads.more(3)  # the stream has looked at `late` while `early` is in flight
+        assert call.nothing_delivered()
     events = await call.take(2)
     assert [e.sequence for e in events] == [early.sequence, late]
     call.cancel()
@@ -380,7 +381,7 @@ async def test_without_nats_the_in_process_bus_wakes_streams(
             )
             await until_listening(server, "initech")
             [sequence] = await record(server.ctx.db, people)
-            assert (await call.next(within=1.0)).sequence == sequence
+            assert (await call.next()).sequence == sequence
             call.cancel()
     finally:
         await server.stop(grace=0.1)

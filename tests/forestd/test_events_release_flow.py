@@ -13,16 +13,11 @@ from forestd.server import ForestServer
 
 from .events_helpers import Metadata, Stream, until_listening
 from .factories import World, provision
-from .test_releases_support import (
+from .releases_helpers import (
     Stubs,
     create_pipeline,
-    machine,
     release,
-    rpc,
-    world,
 )
-
-__all__ = ["machine", "rpc", "world"]  # fixtures
 
 
 async def events_until(
@@ -30,7 +25,7 @@ async def events_until(
 ) -> list[events_pb2.OrgEvent]:
     seen: list[events_pb2.OrgEvent] = []
     while not seen or not done(seen[-1]):
-        seen.append(await stream.next(within=15))
+        seen.append(await stream.next())
     return seen
 
 
@@ -50,7 +45,7 @@ def about(intent_id: str, events: list[events_pb2.OrgEvent]) -> list[tuple[str, 
 
 
 async def test_a_durable_subscription_follows_a_pipeline_release(
-    rpc: Stubs, world: World, machine: ForestServer, as_service: Callable[[], Metadata]
+    rpc: Stubs, release_world: World, machine: ForestServer, as_service: Callable[[], Metadata]
 ) -> None:
     subs = events_pb2_grpc.EventSubscriptionServiceStub(rpc.channel)
     events = events_pb2_grpc.EventServiceStub(rpc.channel)
@@ -63,8 +58,8 @@ async def test_a_durable_subscription_follows_a_pipeline_release(
     request = events_pb2.SubscribeDurableRequest(organisation="acme", subscription_name="slack-bot")
     stream = Stream(events.SubscribeDurable(request, metadata=as_service()))
     await until_listening(machine, "acme")
-    await create_pipeline(rpc, world)
-    intent_id = await release(rpc, world, "bob")
+    await create_pipeline(rpc, release_world)
+    intent_id = await release(rpc, release_world, "bob")
 
     def awaiting_plan(e: events_pb2.OrgEvent) -> bool:
         return e.action == "stage_changed" and e.metadata.get("stage_status") == "AWAITING_APPROVAL"
@@ -87,7 +82,7 @@ async def test_a_durable_subscription_follows_a_pipeline_release(
         releases_pb2.ApprovePlanStageRequest(
             release_intent_id=intent_id, stage_id="plan-production"
         ),
-        metadata=world.auth("carol"),
+        metadata=release_world.auth("carol"),
     )
 
     stream = Stream(events.SubscribeDurable(request, metadata=as_service()))

@@ -22,11 +22,6 @@ NO_SUCH_ID = "6f1c1e1e-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
-def users(channel: grpc.aio.Channel) -> users_pb2_grpc.UsersServiceStub:
-    return users_pb2_grpc.UsersServiceStub(channel)
-
-
-@pytest.fixture
 def orgs(channel: grpc.aio.Channel) -> organisations_pb2_grpc.OrganisationServiceStub:
     return organisations_pb2_grpc.OrganisationServiceStub(channel)
 

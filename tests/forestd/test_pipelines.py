@@ -12,9 +12,13 @@ from forestd.server import ForestServer
 from forestd.services.pipelines import validate_stages
 
 from .factories import World, provision
-from .test_releases_support import STANDARD, Stubs, deploy, machine, plan, rpc, wait
-
-__all__ = ["machine", "rpc"]
+from .releases_helpers import (
+    STANDARD,
+    Stubs,
+    deploy,
+    plan,
+    wait,
+)
 
 NO_CONFIG = pipelines_pb2.PipelineStage(id="empty")
 
@@ -58,17 +62,13 @@ def test_a_diamond_is_a_valid_dag() -> None:
     )
 
 
-@pytest.fixture
-async def world(machine: ForestServer) -> World:
-    assert machine.ctx is not None
-    return await provision(machine.ctx.db)
-
-
-async def test_pipeline_crud_over_grpc(rpc: Stubs, world: World, machine: ForestServer) -> None:
-    project = world.project_msg()
+async def test_pipeline_crud_over_grpc(
+    rpc: Stubs, release_world: World, machine: ForestServer
+) -> None:
+    project = release_world.project_msg()
     created = await rpc.pipelines.CreateReleasePipeline(
         pipelines_pb2.CreateReleasePipelineRequest(project=project, name="main", stages=STANDARD),
-        metadata=world.auth("bob"),
+        metadata=release_world.auth("bob"),
     )
     assert created.pipeline.enabled and created.pipeline.created_at.endswith("Z")
     assert [s.id for s in created.pipeline.stages] == [s.id for s in STANDARD]
@@ -78,7 +78,7 @@ async def test_pipeline_crud_over_grpc(rpc: Stubs, world: World, machine: Forest
     with pytest.raises(grpc.aio.AioRpcError) as duplicate:
         await rpc.pipelines.CreateReleasePipeline(
             pipelines_pb2.CreateReleasePipelineRequest(project=project, name="main"),
-            metadata=world.auth("bob"),
+            metadata=release_world.auth("bob"),
         )
     assert duplicate.value.code() == grpc.StatusCode.ALREADY_EXISTS
 
@@ -87,7 +87,7 @@ async def test_pipeline_crud_over_grpc(rpc: Stubs, world: World, machine: Forest
             pipelines_pb2.CreateReleasePipelineRequest(
                 project=project, name="bad", stages=[deploy("a", "s", "a")]
             ),
-            metadata=world.auth("bob"),
+            metadata=release_world.auth("bob"),
         )
     assert cyclic.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "depends on itself" in (cyclic.value.details() or "")
@@ -95,31 +95,32 @@ async def test_pipeline_crud_over_grpc(rpc: Stubs, world: World, machine: Forest
     # enabled alone leaves the stages; update_stages replaces them.
     updated = await rpc.pipelines.UpdateReleasePipeline(
         pipelines_pb2.UpdateReleasePipelineRequest(project=project, name="main", enabled=False),
-        metadata=world.auth("carol"),
+        metadata=release_world.auth("carol"),
     )
     assert not updated.pipeline.enabled and len(updated.pipeline.stages) == 3
     updated = await rpc.pipelines.UpdateReleasePipeline(
         pipelines_pb2.UpdateReleasePipelineRequest(
             project=project, name="main", stages=[wait("w", 30)], update_stages=True
         ),
-        metadata=world.auth("carol"),
+        metadata=release_world.auth("carol"),
     )
     assert not updated.pipeline.enabled
     assert [(s.id, s.wait.duration_seconds) for s in updated.pipeline.stages] == [("w", 30)]
 
     listed = await rpc.pipelines.ListReleasePipelines(
-        pipelines_pb2.ListReleasePipelinesRequest(project=project), metadata=world.auth("bob")
+        pipelines_pb2.ListReleasePipelinesRequest(project=project),
+        metadata=release_world.auth("bob"),
     )
     assert [p.name for p in listed.pipelines] == ["main"]
 
     await rpc.pipelines.DeleteReleasePipeline(
         pipelines_pb2.DeleteReleasePipelineRequest(project=project, name="main"),
-        metadata=world.auth("bob"),
+        metadata=release_world.auth("bob"),
     )
     with pytest.raises(grpc.aio.AioRpcError) as gone:
         await rpc.pipelines.DeleteReleasePipeline(
             pipelines_pb2.DeleteReleasePipelineRequest(project=project, name="main"),
-            metadata=world.auth("bob"),
+            metadata=release_world.auth("bob"),
         )
     assert gone.value.code() == grpc.StatusCode.NOT_FOUND
 
@@ -140,18 +141,20 @@ async def test_pipeline_crud_over_grpc(rpc: Stubs, world: World, machine: Forest
     ]
 
 
-async def test_pipelines_need_membership(rpc: Stubs, world: World, machine: ForestServer) -> None:
+async def test_pipelines_need_membership(
+    rpc: Stubs, release_world: World, machine: ForestServer
+) -> None:
     assert machine.ctx is not None
     other = await provision(machine.ctx.db, org="globex", members={"mallory": "admin"})
     with pytest.raises(grpc.aio.AioRpcError) as denied:
         await rpc.pipelines.ListReleasePipelines(
-            pipelines_pb2.ListReleasePipelinesRequest(project=world.project_msg()),
+            pipelines_pb2.ListReleasePipelinesRequest(project=release_world.project_msg()),
             metadata=other.auth("mallory"),
         )
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as unknown:
         await rpc.pipelines.ListReleasePipelines(
-            pipelines_pb2.ListReleasePipelinesRequest(project=world.project_msg("nope")),
-            metadata=world.auth("bob"),
+            pipelines_pb2.ListReleasePipelinesRequest(project=release_world.project_msg("nope")),
+            metadata=release_world.auth("bob"),
         )
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND

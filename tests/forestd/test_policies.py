@@ -24,11 +24,6 @@ BRANCH = policies_pb2.POLICY_TYPE_BRANCH_RESTRICTION
 APPROVAL = policies_pb2.POLICY_TYPE_EXTERNAL_APPROVAL
 
 
-@pytest.fixture
-def stub(channel: grpc.aio.Channel) -> policies_pb2_grpc.PolicyServiceStub:
-    return policies_pb2_grpc.PolicyServiceStub(channel)
-
-
 def soak(seconds: int, source: str = "staging") -> policies_pb2.SoakTimeConfig:
     return policies_pb2.SoakTimeConfig(
         source_environment=source, target_environment="production", duration_seconds=seconds
@@ -73,22 +68,22 @@ async def policy_events(db: Database) -> list[tuple[str, str, dict[str, str]]]:
 
 
 async def test_create_update_list_delete_with_events(
-    stub: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
+    policies: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
 ) -> None:
     created = (
-        await stub.CreatePolicy(
+        await policies.CreatePolicy(
             create_request(world, "gate", approvals(2)), metadata=world.auth("bob")
         )
     ).policy
     assert (created.name, created.enabled, created.policy_type) == ("gate", True, APPROVAL)
     assert created.external_approval == approvals(2)
     assert created.created_at.endswith("Z")
-    await stub.CreatePolicy(
+    await policies.CreatePolicy(
         create_request(world, "main only", branch("^main$")), metadata=world.auth("bob")
     )
 
     updated = (
-        await stub.UpdatePolicy(
+        await policies.UpdatePolicy(
             policies_pb2.UpdatePolicyRequest(
                 project=world.project_msg(),
                 name="gate",
@@ -101,25 +96,25 @@ async def test_create_update_list_delete_with_events(
     assert (updated.enabled, updated.external_approval.required_approvals) == (False, 3)
     # Absent config and enabled keep what is there.
     kept = (
-        await stub.UpdatePolicy(
+        await policies.UpdatePolicy(
             policies_pb2.UpdatePolicyRequest(project=world.project_msg(), name="gate"),
             metadata=world.auth("carol"),
         )
     ).policy
     assert (kept.enabled, kept.external_approval.required_approvals) == (False, 3)
 
-    listed = await stub.ListPolicies(
+    listed = await policies.ListPolicies(
         policies_pb2.ListPoliciesRequest(project=world.project_msg()), metadata=world.auth("alice")
     )
     assert [(p.name, p.WhichOneof("config")) for p in listed.policies] == [
         ("gate", "external_approval"),
         ("main only", "branch_restriction"),
     ]
-    await stub.DeletePolicy(
+    await policies.DeletePolicy(
         policies_pb2.DeletePolicyRequest(project=world.project_msg(), name="gate"),
         metadata=world.auth("alice"),
     )
-    listed = await stub.ListPolicies(
+    listed = await policies.ListPolicies(
         policies_pb2.ListPoliciesRequest(project=world.project_msg()), metadata=world.auth("alice")
     )
     assert [p.name for p in listed.policies] == ["main only"]
@@ -175,27 +170,29 @@ async def test_create_update_list_delete_with_events(
     ],
 )
 async def test_invalid_policies_are_refused_with_the_reason(
-    stub: policies_pb2_grpc.PolicyServiceStub,
+    policies: policies_pb2_grpc.PolicyServiceStub,
     world: World,
     request_for: Callable[[World], policies_pb2.CreatePolicyRequest],
     message: str,
 ) -> None:
-    error = await refused(stub.CreatePolicy(request_for(world), metadata=world.auth("alice")))
+    error = await refused(policies.CreatePolicy(request_for(world), metadata=world.auth("alice")))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert message in (error.details() or "")
 
 
 async def test_names_are_unique_per_project_and_types_do_not_change(
-    stub: policies_pb2_grpc.PolicyServiceStub, world: World
+    policies: policies_pb2_grpc.PolicyServiceStub, world: World
 ) -> None:
-    await stub.CreatePolicy(create_request(world, "gate", approvals(1)), metadata=world.auth("bob"))
+    await policies.CreatePolicy(
+        create_request(world, "gate", approvals(1)), metadata=world.auth("bob")
+    )
     error = await refused(
-        stub.CreatePolicy(create_request(world, "gate", soak(10)), metadata=world.auth("bob"))
+        policies.CreatePolicy(create_request(world, "gate", soak(10)), metadata=world.auth("bob"))
     )
     assert error.code() == grpc.StatusCode.ALREADY_EXISTS
     assert "policy 'gate' already exists in acme/api" in (error.details() or "")
     error = await refused(
-        stub.UpdatePolicy(
+        policies.UpdatePolicy(
             policies_pb2.UpdatePolicyRequest(
                 project=world.project_msg(), name="gate", soak_time=soak(5)
             ),
@@ -205,7 +202,7 @@ async def test_names_are_unique_per_project_and_types_do_not_change(
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "cannot change" in (error.details() or "")
     error = await refused(
-        stub.UpdatePolicy(
+        policies.UpdatePolicy(
             policies_pb2.UpdatePolicyRequest(
                 project=world.project_msg(), name="nope", enabled=True
             ),
@@ -214,7 +211,7 @@ async def test_names_are_unique_per_project_and_types_do_not_change(
     )
     assert error.code() == grpc.StatusCode.NOT_FOUND
     error = await refused(
-        stub.DeletePolicy(
+        policies.DeletePolicy(
             policies_pb2.DeletePolicyRequest(project=world.project_msg(), name="nope"),
             metadata=world.auth("bob"),
         )
@@ -223,20 +220,20 @@ async def test_names_are_unique_per_project_and_types_do_not_change(
 
 
 async def test_policies_need_membership_and_a_known_project(
-    stub: policies_pb2_grpc.PolicyServiceStub,
+    policies: policies_pb2_grpc.PolicyServiceStub,
     world: World,
     db: Database,
     as_service: Callable[[], Metadata],
 ) -> None:
     outsider = await provision(db, org="globex", members={"mallory": "admin"})
     error = await refused(
-        stub.CreatePolicy(
+        policies.CreatePolicy(
             create_request(world, "gate", approvals(1)), metadata=outsider.auth("mallory")
         )
     )
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     error = await refused(
-        stub.ListPolicies(
+        policies.ListPolicies(
             policies_pb2.ListPoliciesRequest(project=world.project_msg("nope")),
             metadata=world.auth("alice"),
         )
@@ -244,31 +241,31 @@ async def test_policies_need_membership_and_a_known_project(
     assert error.code() == grpc.StatusCode.NOT_FOUND
     assert "project acme/nope does not exist" in (error.details() or "")
     error = await refused(
-        stub.ListPolicies(policies_pb2.ListPoliciesRequest(), metadata=world.auth("alice"))
+        policies.ListPolicies(policies_pb2.ListPoliciesRequest(), metadata=world.auth("alice"))
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     # The service account (the bot) may read and manage policies.
-    await stub.CreatePolicy(create_request(world, "gate", approvals(1)), metadata=as_service())
-    listed = await stub.ListPolicies(
+    await policies.CreatePolicy(create_request(world, "gate", approvals(1)), metadata=as_service())
+    listed = await policies.ListPolicies(
         policies_pb2.ListPoliciesRequest(project=world.project_msg()), metadata=as_service()
     )
     assert [p.name for p in listed.policies] == ["gate"]
 
 
 async def test_deleting_one_of_two_gates_keeps_the_votes(
-    stub: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
+    policies: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
 ) -> None:
     await add_policy(db, world, "first", approvals(1))
     await add_policy(db, world, "second", approvals(2))
     intent = await create_intent(db, world)
-    await stub.ExternalApproveRelease(
+    await policies.ExternalApproveRelease(
         policies_pb2.ExternalApproveReleaseRequest(
             project=world.project_msg(), release_intent_id=intent, target_environment="production"
         ),
         metadata=world.auth("alice"),
     )
     for name, remaining in (("first", 1), ("second", 0)):
-        await stub.DeletePolicy(
+        await policies.DeletePolicy(
             policies_pb2.DeletePolicyRequest(project=world.project_msg(), name=name),
             metadata=world.auth("alice"),
         )
@@ -278,13 +275,13 @@ async def test_deleting_one_of_two_gates_keeps_the_votes(
 
 
 async def evaluate(
-    stub: policies_pb2_grpc.PolicyServiceStub,
+    policies: policies_pb2_grpc.PolicyServiceStub,
     world: World,
     *,
     intent: str | None = None,
     branch_name: str | None = None,
 ) -> policies_pb2.EvaluatePoliciesResponse:
-    return await stub.EvaluatePolicies(
+    return await policies.EvaluatePolicies(
         policies_pb2.EvaluatePoliciesRequest(
             project=world.project_msg(),
             target_environment="production",
@@ -300,42 +297,42 @@ def reasons(response: policies_pb2.EvaluatePoliciesResponse) -> list[tuple[str, 
 
 
 async def test_soak_time_counts_from_the_intents_own_staging_deploys(
-    stub: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
+    policies: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
 ) -> None:
     await add_policy(db, world, "soak", soak(60))
     intent = await create_intent(db, world)
-    assert reasons(await evaluate(stub, world, intent=intent)) == [
+    assert reasons(await evaluate(policies, world, intent=intent)) == [
         ("soak", False, "staging has not succeeded yet")
     ]
     await record_deploy(db, world, intent, "staging", completed_at=utcnow() - timedelta(seconds=42))
-    [(_, passed, reason)] = reasons(await evaluate(stub, world, intent=intent))
+    [(_, passed, reason)] = reasons(await evaluate(policies, world, intent=intent))
     assert not passed and reason in {f"soak: {s}s of 60s since staging succeeded" for s in (42, 43)}
     # A second staging destination still running: staging has not (fully) succeeded.
     await record_deploy(db, world, intent, "staging", status="RUNNING")
-    assert reasons(await evaluate(stub, world, intent=intent))[0][2] == (
+    assert reasons(await evaluate(policies, world, intent=intent))[0][2] == (
         "staging has not succeeded yet"
     )
 
     other = await create_intent(db, world)
     await record_deploy(db, world, other, "staging", completed_at=utcnow() - timedelta(seconds=90))
-    response = await evaluate(stub, world, intent=other)
+    response = await evaluate(policies, world, intent=other)
     assert response.all_passed
     assert response.evaluations[0].reason.startswith("soaked: 9")
 
 
 async def test_soak_time_without_an_intent_uses_the_projects_latest_staging_success(
-    stub: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
+    policies: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
 ) -> None:
     await add_policy(db, world, "soak", soak(60))
-    assert reasons(await evaluate(stub, world)) == [
+    assert reasons(await evaluate(policies, world)) == [
         ("soak", False, "staging has not succeeded yet")
     ]
     old = await create_intent(db, world, status="SUCCEEDED")
     await record_deploy(db, world, old, "staging", completed_at=utcnow() - timedelta(hours=2))
-    assert (await evaluate(stub, world)).all_passed
+    assert (await evaluate(policies, world)).all_passed
     recent = await create_intent(db, world)
     await record_deploy(db, world, recent, "staging", completed_at=utcnow() - timedelta(seconds=5))
-    [(_, passed, reason)] = reasons(await evaluate(stub, world))
+    [(_, passed, reason)] = reasons(await evaluate(policies, world))
     assert (
         not passed
         and reason.startswith("soak: ")
@@ -344,29 +341,31 @@ async def test_soak_time_without_an_intent_uses_the_projects_latest_staging_succ
 
 
 async def test_branch_restriction_uses_the_intents_branch_or_the_requested_one(
-    stub: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
+    policies: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
 ) -> None:
     await add_policy(db, world, "main only", branch("^(main|release/.+)$"))
-    assert reasons(await evaluate(stub, world, branch_name="release/1.2")) == [
+    assert reasons(await evaluate(policies, world, branch_name="release/1.2")) == [
         ("main only", True, "branch 'release/1.2' matches /^(main|release/.+)$/")
     ]
-    assert reasons(await evaluate(stub, world, branch_name="feature/x")) == [
+    assert reasons(await evaluate(policies, world, branch_name="feature/x")) == [
         ("main only", False, "branch 'feature/x' does not match /^(main|release/.+)$/")
     ]
-    assert reasons(await evaluate(stub, world)) == [
+    assert reasons(await evaluate(policies, world)) == [
         ("main only", False, "no branch to check against /^(main|release/.+)$/")
     ]
     intent = await create_intent(db, world, branch="main")
-    assert (await evaluate(stub, world, intent=intent, branch_name="feature/x")).all_passed
+    assert (await evaluate(policies, world, intent=intent, branch_name="feature/x")).all_passed
 
 
 async def test_approval_without_an_intent_fails_with_no_votes_and_disabled_policies_are_ignored(
-    stub: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
+    policies: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
 ) -> None:
-    assert (await evaluate(stub, world)) == policies_pb2.EvaluatePoliciesResponse(all_passed=True)
+    assert (await evaluate(policies, world)) == policies_pb2.EvaluatePoliciesResponse(
+        all_passed=True
+    )
     await add_policy(db, world, "gate", approvals(2))
     await add_policy(db, world, "off", branch("^never$"), enabled=False)
-    response = await evaluate(stub, world)
+    response = await evaluate(policies, world)
     [evaluation] = response.evaluations
     assert not response.all_passed and not evaluation.passed
     assert evaluation.reason.startswith("awaiting approval: 0/2")
@@ -376,14 +375,14 @@ async def test_approval_without_an_intent_fails_with_no_votes_and_disabled_polic
 
 
 async def test_evaluation_refuses_an_intent_of_another_project(
-    stub: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
+    policies: policies_pb2_grpc.PolicyServiceStub, world: World, db: Database
 ) -> None:
     other = await provision(db, org="globex", members={"mallory": "admin"})
     intent = await create_intent(db, other, author="mallory")
-    error = await refused(evaluate(stub, world, intent=intent))
+    error = await refused(evaluate(policies, world, intent=intent))
     assert error.code() == grpc.StatusCode.NOT_FOUND
     error = await refused(
-        stub.EvaluatePolicies(
+        policies.EvaluatePolicies(
             policies_pb2.EvaluatePoliciesRequest(project=world.project_msg()),
             metadata=world.auth("alice"),
         )
@@ -393,11 +392,11 @@ async def test_evaluation_refuses_an_intent_of_another_project(
 
 
 async def test_concurrent_creates_under_one_name_make_one_policy(
-    stub: policies_pb2_grpc.PolicyServiceStub, world: World
+    policies: policies_pb2_grpc.PolicyServiceStub, world: World
 ) -> None:
     results = await asyncio.gather(
         *(
-            stub.CreatePolicy(
+            policies.CreatePolicy(
                 create_request(world, "gate", approvals(n)), metadata=world.auth("bob")
             )
             for n in range(1, 7)

@@ -18,7 +18,7 @@ from forestd.runner import attach
 from forestd.server import ForestServer
 
 from .factories import World, add_policy, provision
-from .test_releases_support import (
+from .releases_helpers import (
     ACTIVE,
     CANCELLED,
     FAILED,
@@ -30,28 +30,24 @@ from .test_releases_support import (
     create_artifact,
     create_pipeline,
     deploy,
+    finished_status,
     intent_events,
     intent_state,
-    machine,
     plan,
     release,
-    rpc,
     stage_is,
     stage_of,
     wait_for,
-    world,
 )
-
-__all__ = ["machine", "rpc", "world"]
 
 
 async def test_pipeline_intent_walks_to_an_awaiting_plan_then_deploys_once_approved(
-    rpc: Stubs, world: World
+    rpc: Stubs, release_world: World
 ) -> None:
-    await create_pipeline(rpc, world)
-    intent_id = await release(rpc, world, "bob")
+    await create_pipeline(rpc, release_world)
+    intent_id = await release(rpc, release_world, "bob")
 
-    state = await wait_for(rpc, world, intent_id, awaiting_plan("plan-production"))
+    state = await wait_for(rpc, release_world, intent_id, awaiting_plan("plan-production"))
     # Forest's shape: PLAN + ACTIVE + "AWAITINGAPPROVAL" (status 6 is never sent).
     planned = stage_of(state, "plan-production")
     assert planned.stage_type == releases_pb2.PIPELINE_RUN_STAGE_TYPE_PLAN
@@ -67,7 +63,7 @@ async def test_pipeline_intent_walks_to_an_awaiting_plan_then_deploys_once_appro
 
     output = await rpc.releases.GetPlanOutput(
         releases_pb2.GetPlanOutputRequest(release_intent_id=intent_id, stage_id="plan-production"),
-        metadata=world.auth("carol"),
+        metadata=release_world.auth("carol"),
     )
     assert output.status == "AWAITINGAPPROVAL"
     assert [o.destination_name for o in output.outputs] == ["acme-production"]
@@ -79,9 +75,9 @@ async def test_pipeline_intent_walks_to_an_awaiting_plan_then_deploys_once_appro
         releases_pb2.ApprovePlanStageRequest(
             release_intent_id=intent_id, stage_id="plan-production"
         ),
-        metadata=world.auth("carol"),
+        metadata=release_world.auth("carol"),
     )
-    state = await wait_for(rpc, world, intent_id, stage_is("deploy-production", SUCCEEDED))
+    state = await wait_for(rpc, release_world, intent_id, stage_is("deploy-production", SUCCEEDED))
     assert stage_of(state, "plan-production").approval_status == "APPROVED"
     assert all(s.status == SUCCEEDED for s in state.stages)
 
@@ -90,14 +86,14 @@ async def test_pipeline_intent_walks_to_an_awaiting_plan_then_deploys_once_appro
             select(PipelineStageState).where(PipelineStageState.stage_id == "plan-production")
         )
         intent = await session.get_one(ReleaseIntent, intent_id)
-    assert stage is not None and stage.plan_decided_by == world.user_id("carol")
+    assert stage is not None and stage.plan_decided_by == release_world.user_id("carol")
     assert stage.plan_decided_at is not None
-    assert intent.status == "SUCCEEDED" and intent.actor_id == world.user_id("bob")
+    assert intent.status == "SUCCEEDED" and intent.actor_id == release_world.user_id("bob")
     assert intent.branch == "main" and intent.commit_message == "Add the thing"
 
     live = await rpc.releases.GetReleaseIntentStates(
         releases_pb2.GetReleaseIntentStatesRequest(organisation="acme"),
-        metadata=world.auth("bob"),
+        metadata=release_world.auth("bob"),
     )
     assert intent_id not in [i.release_intent_id for i in live.release_intents]
 
@@ -131,18 +127,18 @@ async def test_pipeline_intent_walks_to_an_awaiting_plan_then_deploys_once_appro
 
 
 async def test_rejected_plan_fails_the_intent_and_cancels_what_follows(
-    rpc: Stubs, world: World
+    rpc: Stubs, release_world: World
 ) -> None:
-    await create_pipeline(rpc, world)
-    intent_id = await release(rpc, world)
-    await wait_for(rpc, world, intent_id, awaiting_plan("plan-production"))
+    await create_pipeline(rpc, release_world)
+    intent_id = await release(rpc, release_world)
+    await wait_for(rpc, release_world, intent_id, awaiting_plan("plan-production"))
 
     request = releases_pb2.RejectPlanStageRequest(
         release_intent_id=intent_id, stage_id="plan-production", reason="drops the users table"
     )
-    await rpc.releases.RejectPlanStage(request, metadata=world.auth("alice"))
+    await rpc.releases.RejectPlanStage(request, metadata=release_world.auth("alice"))
 
-    state = await intent_state(rpc, world, intent_id)
+    state = await intent_state(rpc, release_world, intent_id)
     rejected = stage_of(state, "plan-production")
     assert rejected.status == FAILED and rejected.approval_status == "REJECTED"
     assert rejected.error_message == "plan rejected: drops the users table"
@@ -152,7 +148,7 @@ async def test_rejected_plan_fails_the_intent_and_cancels_what_follows(
             select(PipelineStageState).where(PipelineStageState.stage_id == "plan-production")
         )
         intent = await session.get_one(ReleaseIntent, intent_id)
-    assert stage is not None and stage.plan_decided_by == world.user_id("alice")
+    assert stage is not None and stage.plan_decided_by == release_world.user_id("alice")
     assert stage.plan_decision_reason == "drops the users table"
     assert intent.status == "FAILED"
 
@@ -161,30 +157,30 @@ async def test_rejected_plan_fails_the_intent_and_cancels_what_follows(
             releases_pb2.ApprovePlanStageRequest(
                 release_intent_id=intent_id, stage_id="plan-production"
             ),
-            metadata=world.auth("alice"),
+            metadata=release_world.auth("alice"),
         )
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "failed" in (refused.value.details() or "")
     events = await intent_events(rpc.db, intent_id)
     assert events[-1][2]["pipeline_status"] == "FAILED"
     [decision] = [m for _, a, m in events if m.get("stage_status") == "FAILED"]
-    assert decision["decided_by"] == world.user_id("alice")
+    assert decision["decided_by"] == release_world.user_id("alice")
     assert decision["decided_by_username"] == "alice"
     assert decision["reason"] == "drops the users table"
 
 
 async def test_plan_decisions_are_refused_with_clear_codes(
-    rpc: Stubs, world: World, machine: ForestServer
+    rpc: Stubs, release_world: World, machine: ForestServer
 ) -> None:
     assert machine.ctx is not None
     other = await provision(machine.ctx.db, org="globex", members={"mallory": "admin"})
-    await create_pipeline(rpc, world)
-    intent_id = await release(rpc, world)
+    await create_pipeline(rpc, release_world)
+    intent_id = await release(rpc, release_world)
 
     async def refusal(
         stage_id: str, user: str, intent: str = intent_id
     ) -> tuple[grpc.StatusCode, str]:
-        caller = other if user == "mallory" else world
+        caller = other if user == "mallory" else release_world
         with pytest.raises(grpc.aio.AioRpcError) as error:
             await rpc.releases.ApprovePlanStage(
                 releases_pb2.ApprovePlanStageRequest(release_intent_id=intent, stage_id=stage_id),
@@ -200,7 +196,7 @@ async def test_plan_decisions_are_refused_with_clear_codes(
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "not a plan stage" in message
     code, message = await refusal("plan-production", "alice")
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "not awaiting" in message
-    await wait_for(rpc, world, intent_id, awaiting_plan("plan-production"))
+    await wait_for(rpc, release_world, intent_id, awaiting_plan("plan-production"))
     code, message = await refusal("plan-production", "mallory")
     assert code == grpc.StatusCode.PERMISSION_DENIED and "acme" in message
     with pytest.raises(grpc.aio.AioRpcError) as error:
@@ -213,19 +209,21 @@ async def test_plan_decisions_are_refused_with_clear_codes(
     assert error.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
-async def test_auto_approved_plan_succeeds_without_a_decision(rpc: Stubs, world: World) -> None:
+async def test_auto_approved_plan_succeeds_without_a_decision(
+    rpc: Stubs, release_world: World
+) -> None:
     await create_pipeline(
         rpc,
-        world,
+        release_world,
         [plan("plan", "production", auto_approve=True), deploy("go", "production", "plan")],
     )
-    intent_id = await release(rpc, world)
-    state = await wait_for(rpc, world, intent_id, stage_is("go", SUCCEEDED))
+    intent_id = await release(rpc, release_world)
+    state = await wait_for(rpc, release_world, intent_id, stage_is("go", SUCCEEDED))
     assert stage_of(state, "plan").approval_status == "APPROVED"
     assert stage_of(state, "plan").auto_approve is True
 
 
-async def test_release_refusals(rpc: Stubs, world: World, machine: ForestServer) -> None:
+async def test_release_refusals(rpc: Stubs, release_world: World, machine: ForestServer) -> None:
     assert machine.ctx is not None
     other = await provision(machine.ctx.db, org="globex", members={"mallory": "admin"})
 
@@ -237,59 +235,51 @@ async def test_release_refusals(rpc: Stubs, world: World, machine: ForestServer)
             )
         return error.value.code(), error.value.details()
 
-    artifact = await create_artifact(rpc.db, world)
-    code, message = await code_of(world, "bob", artifact, use_pipeline=True)
+    artifact = await create_artifact(rpc.db, release_world)
+    code, message = await code_of(release_world, "bob", artifact, use_pipeline=True)
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "no enabled release pipeline" in message
-    code, message = await code_of(world, "bob", "42", use_pipeline=True)
+    code, message = await code_of(release_world, "bob", "42", use_pipeline=True)
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "artifact_id" in message
-    code, _ = await code_of(world, "bob", "00000000-0000-0000-0000-00000000abcd")
+    code, _ = await code_of(release_world, "bob", "00000000-0000-0000-0000-00000000abcd")
     assert code == grpc.StatusCode.NOT_FOUND
     code, _ = await code_of(other, "mallory", artifact, environments=["staging"])
     assert code == grpc.StatusCode.PERMISSION_DENIED
-    code, message = await code_of(world, "bob", artifact)
+    code, message = await code_of(release_world, "bob", artifact)
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "destinations or environments" in message
-    code, message = await code_of(world, "bob", artifact, destinations=["nowhere"])
+    code, message = await code_of(release_world, "bob", artifact, destinations=["nowhere"])
     assert code == grpc.StatusCode.NOT_FOUND and "nowhere" in message
 
 
-async def test_direct_release_is_never_gated(rpc: Stubs, world: World) -> None:
+async def test_direct_release_is_never_gated(rpc: Stubs, release_world: World) -> None:
     await add_policy(
         rpc.db,
-        world,
+        release_world,
         "two approvals",
         policies_pb2.ExternalApprovalConfig(target_environment="staging", required_approvals=2),
     )
     artifact_release = await rpc.releases.Release(
         releases_pb2.ReleaseRequest(
-            artifact_id=await create_artifact(rpc.db, world), environments=["staging"]
+            artifact_id=await create_artifact(rpc.db, release_world), environments=["staging"]
         ),
-        metadata=world.auth("bob"),
+        metadata=release_world.auth("bob"),
     )
     [entry] = artifact_release.intents
     assert entry.destination == "acme-staging" and entry.environment == "staging"
     intent_id = entry.release_intent_id
 
-    async def done() -> str:
-        async with rpc.db.read() as session:
-            return (await session.get_one(ReleaseIntent, intent_id)).status
-
-    for _ in range(200):
-        if await done() != "ACTIVE":
-            break
-        await asyncio.sleep(0.05)
-    assert await done() == "SUCCEEDED"
-    state = await intent_state(rpc, world, intent_id)
+    assert await finished_status(rpc.db, intent_id) == "SUCCEEDED"
+    state = await intent_state(rpc, release_world, intent_id)
     assert list(state.stages) == []
     assert [s.status for s in state.steps] == ["SUCCEEDED"]
 
 
 async def test_failed_deploy_fails_the_stage_and_cancels_dependants(
-    rpc: Stubs, world: World
+    rpc: Stubs, release_world: World
 ) -> None:
-    await configure_destinations(rpc.db, world, fail="deploy")
-    await create_pipeline(rpc, world)
-    intent_id = await release(rpc, world)
-    state = await wait_for(rpc, world, intent_id, stage_is("deploy-staging", FAILED))
+    await configure_destinations(rpc.db, release_world, fail="deploy")
+    await create_pipeline(rpc, release_world)
+    intent_id = await release(rpc, release_world)
+    state = await wait_for(rpc, release_world, intent_id, stage_is("deploy-staging", FAILED))
     failed = stage_of(state, "deploy-staging")
     assert failed.error_message.startswith("deploy on acme-staging failed")
     assert "configured to fail" in failed.error_message
@@ -299,15 +289,16 @@ async def test_failed_deploy_fails_the_stage_and_cancels_dependants(
 
 
 async def test_wait_release_streams_every_change_until_the_intent_finishes(
-    rpc: Stubs, world: World
+    rpc: Stubs, release_world: World
 ) -> None:
-    await create_pipeline(rpc, world)
-    intent_id = await release(rpc, world)
+    await create_pipeline(rpc, release_world)
+    intent_id = await release(rpc, release_world)
     stream = rpc.releases.WaitRelease(
-        releases_pb2.WaitReleaseRequest(release_intent_id=intent_id), metadata=world.auth("carol")
+        releases_pb2.WaitReleaseRequest(release_intent_id=intent_id),
+        metadata=release_world.auth("carol"),
     )
     seen: list[tuple[str, ...]] = []
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(60):  # only bounds a hung test
         async for event in stream:
             if event.HasField("stage_update"):
                 update = event.stage_update
@@ -317,7 +308,7 @@ async def test_wait_release_streams_every_change_until_the_intent_finishes(
                         releases_pb2.ApprovePlanStageRequest(
                             release_intent_id=intent_id, stage_id=update.stage_id
                         ),
-                        metadata=world.auth("carol"),
+                        metadata=release_world.auth("carol"),
                     )
             else:
                 seen.append((event.status_update.destination, event.status_update.status))
@@ -334,23 +325,25 @@ async def test_wait_release_streams_every_change_until_the_intent_finishes(
             releases_pb2.WaitReleaseRequest(
                 release_intent_id="00000000-0000-0000-0000-000000000001"
             ),
-            metadata=world.auth("carol"),
+            metadata=release_world.auth("carol"),
         ):
             pass
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_listing_fifty_live_intents_returns_each_with_stages_and_steps(
-    rpc: Stubs, world: World
+    rpc: Stubs, release_world: World
 ) -> None:
     """Latency figures: bench/intent_states.py."""
-    await create_pipeline(rpc, world)
-    await configure_destinations(rpc.db, world, deploy_seconds=60)  # they stay live
-    ids = [await release(rpc, world) for _ in range(50)]
+    await create_pipeline(rpc, release_world)
+    await configure_destinations(rpc.db, release_world, deploy_seconds=60)  # they stay live
+    ids = [await release(rpc, release_world) for _ in range(50)]
     for intent_id in ids:  # the coordinator starts them in no particular order
-        await wait_for(rpc, world, intent_id, stage_is("deploy-staging", ACTIVE))
+        await wait_for(rpc, release_world, intent_id, stage_is("deploy-staging", ACTIVE))
     request = releases_pb2.GetReleaseIntentStatesRequest(organisation="acme", project="api")
-    response = await rpc.releases.GetReleaseIntentStates(request, metadata=world.auth("bob"))
+    response = await rpc.releases.GetReleaseIntentStates(
+        request, metadata=release_world.auth("bob")
+    )
     assert [i.release_intent_id for i in response.release_intents] == ids[::-1]
     assert all(len(i.stages) == 3 and i.steps for i in response.release_intents)
 
@@ -378,14 +371,7 @@ async def test_a_forced_release_cancels_what_is_still_queued_there(
     second = await release(
         stubs, world, use_pipeline=False, destinations=["acme-staging"], force=True
     )
-    async with asyncio.timeout(10):
-        while True:
-            async with stubs.db.read() as session:
-                status = (await session.get_one(ReleaseIntent, first)).status
-            if status != "ACTIVE":
-                break
-            await asyncio.sleep(0.05)
-    assert status == "CANCELLED"
+    assert await finished_status(stubs.db, first) == "CANCELLED"
     state = await intent_state(stubs, world, first)
     assert [(s.status, s.error_message) for s in state.steps] == [
         ("CANCELLED", "cancelled by a forced release")

@@ -1,218 +1,46 @@
-"""Shared by the release-machinery tests: a server with the coordinator and runner attached,
-artifacts, pipelines, and waiting for an intent to reach a state (no test functions here)."""
+"""Kept only for test_coordinator.py, which imports its helpers and fixtures from here: the helpers
+are in releases_helpers.py and the fixtures in conftest.py (`world` here is conftest's
+`release_world`). Delete this module once test_coordinator.py imports from those."""
 
-from __future__ import annotations
+from .conftest import machine, rpc
+from .conftest import release_world as world
+from .releases_helpers import (
+    ACTIVE,
+    PENDING,
+    STANDARD,
+    SUCCEEDED,
+    Stubs,
+    awaiting_plan,
+    configure_destinations,
+    create_pipeline,
+    deploy,
+    intent_state,
+    plan,
+    release,
+    stage_is,
+    stage_of,
+    wait,
+    wait_for,
+)
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
-
-import grpc
-import pytest
-from sqlalchemy import select, update
-
-from forest.v1 import release_pipelines_pb2 as pipelines_pb2
-from forest.v1 import release_pipelines_pb2_grpc as pipelines_pb2_grpc
-from forest.v1 import releases_pb2, releases_pb2_grpc
-from forestd.config import ForestSettings
-from forestd.db.models import Artifact, Destination, OrgEvent
-from forestd.db.types import new_id
-from forestd.runner import attach
-from forestd.server import ForestServer
-from forestd.uow import Database
-
-from .factories import World, provision
-
-RPC_TIMEOUT = 15.0
-FAST = {"deploy_seconds": 0.05, "plan_seconds": 0.05, "plan_lines": 30}
-ACTIVE = releases_pb2.PIPELINE_RUN_STAGE_STATUS_ACTIVE
-SUCCEEDED = releases_pb2.PIPELINE_RUN_STAGE_STATUS_SUCCEEDED
-FAILED = releases_pb2.PIPELINE_RUN_STAGE_STATUS_FAILED
-CANCELLED = releases_pb2.PIPELINE_RUN_STAGE_STATUS_CANCELLED
-PENDING = releases_pb2.PIPELINE_RUN_STAGE_STATUS_PENDING
-
-
-@pytest.fixture
-async def machine(forest_settings: ForestSettings) -> AsyncIterator[ForestServer]:
-    """A real forestd (gRPC, NATS, SQLite/PostgreSQL) with the coordinator and runner."""
-    server = ForestServer(forest_settings)
-    attach(server)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop(grace=0.5)
-
-
-@pytest.fixture
-async def rpc(machine: ForestServer) -> AsyncIterator[Stubs]:
-    async with grpc.aio.insecure_channel(machine.address) as channel:
-        assert machine.ctx is not None
-        yield Stubs(channel, machine.ctx.db)
-
-
-class Caller(Protocol):
-    """What reading an intent needs: World (factories) or the seeded demo world."""
-
-    org_name: str
-    project_name: str
-
-    def auth(self, username: str) -> tuple[tuple[str, str], ...]: ...
-
-
-class Stubs:
-    def __init__(self, channel: grpc.aio.Channel, db: Database):
-        self.releases = releases_pb2_grpc.ReleaseServiceStub(channel)
-        self.pipelines = pipelines_pb2_grpc.ReleasePipelineServiceStub(channel)
-        self.channel = channel
-        self.db = db
-
-
-def deploy(stage_id: str, environment: str, *after: str) -> pipelines_pb2.PipelineStage:
-    return pipelines_pb2.PipelineStage(
-        id=stage_id,
-        depends_on=list(after),
-        deploy=pipelines_pb2.DeployStageConfig(environment=environment),
-    )
-
-
-def plan(
-    stage_id: str, environment: str, *after: str, auto_approve: bool = False
-) -> pipelines_pb2.PipelineStage:
-    return pipelines_pb2.PipelineStage(
-        id=stage_id,
-        depends_on=list(after),
-        plan=pipelines_pb2.PlanStageConfig(environment=environment, auto_approve=auto_approve),
-    )
-
-
-def wait(stage_id: str, seconds: int, *after: str) -> pipelines_pb2.PipelineStage:
-    return pipelines_pb2.PipelineStage(
-        id=stage_id,
-        depends_on=list(after),
-        wait=pipelines_pb2.WaitStageConfig(duration_seconds=seconds),
-    )
-
-
-STANDARD = [
-    deploy("deploy-staging", "staging"),
-    plan("plan-production", "production", "deploy-staging"),
-    deploy("deploy-production", "production", "plan-production"),
+__all__ = [
+    "ACTIVE",
+    "PENDING",
+    "STANDARD",
+    "SUCCEEDED",
+    "Stubs",
+    "awaiting_plan",
+    "configure_destinations",
+    "create_pipeline",
+    "deploy",
+    "intent_state",
+    "machine",
+    "plan",
+    "release",
+    "rpc",
+    "stage_is",
+    "stage_of",
+    "wait",
+    "wait_for",
+    "world",
 ]
-
-
-async def configure_destinations(db: Database, world: World, **config: Any) -> None:
-    async with db.transaction() as uow:
-        await uow.session.execute(
-            update(Destination)
-            .where(Destination.organisation_id == world.org_id)
-            .values(config={**FAST, **config})
-        )
-
-
-@pytest.fixture
-async def world(machine: ForestServer) -> World:
-    """The standard organisation with demo destinations for staging and production."""
-    assert machine.ctx is not None
-    world = await provision(machine.ctx.db)
-    await configure_destinations(machine.ctx.db, world)
-    return world
-
-
-async def create_artifact(db: Database, world: World, *, branch: str = "main") -> str:
-    async with db.transaction() as uow:
-        artifact = Artifact(
-            project_id=world.project_id,
-            slug=f"{world.project_name}-{new_id()[:8]}",
-            commit_sha="a1b2c3d4" * 5,
-            branch=branch,
-            commit_message="Add the thing",
-            title="Add the thing",
-        )
-        uow.session.add(artifact)
-        await uow.session.flush()
-        return artifact.id
-
-
-async def create_pipeline(
-    stubs: Stubs, world: World, stages: list[pipelines_pb2.PipelineStage] | None = None
-) -> None:
-    await stubs.pipelines.CreateReleasePipeline(
-        pipelines_pb2.CreateReleasePipelineRequest(
-            project=world.project_msg(),
-            name="default",
-            stages=STANDARD if stages is None else stages,
-        ),
-        metadata=world.auth("alice"),
-    )
-
-
-async def release(stubs: Stubs, world: World, author: str = "bob", **fields: Any) -> str:
-    artifact_id = await create_artifact(stubs.db, world)
-    fields.setdefault("use_pipeline", True)
-    response = await stubs.releases.Release(
-        releases_pb2.ReleaseRequest(artifact_id=artifact_id, **fields),
-        metadata=world.auth(author),
-        timeout=RPC_TIMEOUT,
-    )
-    return response.intents[0].release_intent_id
-
-
-async def intent_state(
-    stubs: Stubs, world: Caller, intent_id: str, user: str = "alice"
-) -> releases_pb2.ReleaseIntentState:
-    response = await stubs.releases.GetReleaseIntentStates(
-        releases_pb2.GetReleaseIntentStatesRequest(
-            organisation=world.org_name, project=world.project_name, include_completed=True
-        ),
-        metadata=world.auth(user),
-        timeout=RPC_TIMEOUT,
-    )
-    return next(i for i in response.release_intents if i.release_intent_id == intent_id)
-
-
-def stage_of(
-    state: releases_pb2.ReleaseIntentState, stage_id: str
-) -> releases_pb2.PipelineStageState:
-    return next(s for s in state.stages if s.stage_id == stage_id)
-
-
-async def wait_for(
-    stubs: Stubs,
-    world: Caller,
-    intent_id: str,
-    predicate: Callable[[releases_pb2.ReleaseIntentState], bool],
-    within: float = 15.0,
-) -> releases_pb2.ReleaseIntentState:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        state = await intent_state(stubs, world, intent_id)
-        if predicate(state):
-            return state
-        if loop.time() > deadline:
-            raise AssertionError(f"intent never reached the expected state:\n{state}")
-        await asyncio.sleep(0.05)
-
-
-def awaiting_plan(stage_id: str) -> Callable[[releases_pb2.ReleaseIntentState], bool]:
-    def check(state: releases_pb2.ReleaseIntentState) -> bool:
-        stage = stage_of(state, stage_id)
-        return stage.status == ACTIVE and stage.approval_status == "AWAITINGAPPROVAL"
-
-    return check
-
-
-def stage_is(stage_id: str, status: int) -> Callable[[releases_pb2.ReleaseIntentState], bool]:
-    return lambda state: stage_of(state, stage_id).status == status
-
-
-async def intent_events(db: Database, intent_id: str) -> list[tuple[str, str, dict[str, str]]]:
-    """(resource_type, action, metadata) of the events about an intent, its stages and steps."""
-    async with db.read() as session:
-        rows = (await session.scalars(select(OrgEvent).order_by(OrgEvent.sequence))).all()
-    return [
-        (e.resource_type, e.action, dict(e.event_metadata))
-        for e in rows
-        if e.resource_id == intent_id or e.event_metadata.get("intent_id") == intent_id
-    ]

@@ -22,22 +22,18 @@ from forestd.runner.destinations import encode_config
 from forestd.server import ForestServer
 
 from .factories import World, create_intent, provision
-from .test_releases_support import (
+from .releases_helpers import (
     Stubs,
     awaiting_plan,
     create_pipeline,
     deploy,
-    machine,
     plan,
     release,
-    rpc,
     stage_is,
     stage_of,
     wait_for,
-    world,
 )
 
-__all__ = ["machine", "rpc", "world"]
 PY = sys.executable
 
 
@@ -142,7 +138,7 @@ async def test_demo_destination_deploys_and_plans() -> None:
 
 
 async def test_a_script_destination_drives_a_plan_stage(
-    rpc: Stubs, world: World, tmp_path: Path
+    rpc: Stubs, release_world: World, tmp_path: Path
 ) -> None:
     plan_text = demo_plan(20, seed="script")
     (tmp_path / "plan.txt").write_text(plan_text)
@@ -160,13 +156,13 @@ async def test_a_script_destination_drives_a_plan_stage(
             )
         )
     await create_pipeline(
-        rpc, world, [plan("plan", "production"), deploy("go", "production", "plan")]
+        rpc, release_world, [plan("plan", "production"), deploy("go", "production", "plan")]
     )
-    intent_id = await release(rpc, world)
-    await wait_for(rpc, world, intent_id, awaiting_plan("plan"))
+    intent_id = await release(rpc, release_world)
+    await wait_for(rpc, release_world, intent_id, awaiting_plan("plan"))
     output = await rpc.releases.GetPlanOutput(
         releases_pb2.GetPlanOutputRequest(release_intent_id=intent_id, stage_id="plan"),
-        metadata=world.auth("bob"),
+        metadata=release_world.auth("bob"),
     )
     assert output.plan_output == plan_text
     assert [(o.destination_name, o.status) for o in output.outputs] == [
@@ -174,14 +170,14 @@ async def test_a_script_destination_drives_a_plan_stage(
     ]
     await rpc.releases.ApprovePlanStage(
         releases_pb2.ApprovePlanStageRequest(release_intent_id=intent_id, stage_id="plan"),
-        metadata=world.auth("bob"),  # no self-check on plans (contract §6)
+        metadata=release_world.auth("bob"),  # no self-check on plans (contract §6)
     )
-    state = await wait_for(rpc, world, intent_id, stage_is("go", 3))
+    state = await wait_for(rpc, release_world, intent_id, stage_is("go", 3))
     assert stage_of(state, "plan").approval_status == "APPROVED"
 
 
 async def test_a_failed_plan_fails_the_stage_with_the_scripts_error(
-    rpc: Stubs, world: World
+    rpc: Stubs, release_world: World
 ) -> None:
     async with rpc.db.transaction() as uow:
         await uow.session.execute(
@@ -189,9 +185,9 @@ async def test_a_failed_plan_fails_the_stage_with_the_scripts_error(
             .where(Destination.environment == "production")
             .values(kind="script", config={"plan": [PY, "-c", "raise SystemExit('no creds')"]})
         )
-    await create_pipeline(rpc, world, [plan("plan", "production")])
-    intent_id = await release(rpc, world)
-    state = await wait_for(rpc, world, intent_id, stage_is("plan", 4))
+    await create_pipeline(rpc, release_world, [plan("plan", "production")])
+    intent_id = await release(rpc, release_world)
+    state = await wait_for(rpc, release_world, intent_id, stage_is("plan", 4))
     message = stage_of(state, "plan").error_message
     assert message == "plan on acme-production failed: plan command exited with status 1: no creds"
 
@@ -199,12 +195,12 @@ async def test_a_failed_plan_fails_the_stage_with_the_scripts_error(
 async def test_completion_is_applied_once_and_checked(machine: ForestServer) -> None:
     assert machine.ctx is not None
     db = machine.ctx.db
-    world = await provision(db)
-    intent_id = await create_intent(db, world)
+    release_world = await provision(db)
+    intent_id = await create_intent(db, release_world)
     async with db.transaction() as uow:
         step = ReleaseState(
             release_intent_id=intent_id,
-            destination_id=world.destinations["staging"],
+            destination_id=release_world.destinations["staging"],
             destination_name="acme-staging",
             environment="staging",
             mode="plan",
@@ -237,7 +233,7 @@ async def test_completion_is_applied_once_and_checked(machine: ForestServer) -> 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
 async def test_a_real_terraform_plan_through_a_script_destination(
-    rpc: Stubs, world: World, tmp_path: Path
+    rpc: Stubs, release_world: World, tmp_path: Path
 ) -> None:
     (tmp_path / "main.tf").write_text('resource "terraform_data" "release" {\n  input = "v1"\n}\n')
     command = (
@@ -252,12 +248,12 @@ async def test_a_real_terraform_plan_through_a_script_destination(
                 config={"plan": ["sh", "-c", command], "cwd": str(tmp_path), "timeout_seconds": 60},
             )
         )
-    await create_pipeline(rpc, world, [plan("plan", "production")])
-    intent_id = await release(rpc, world)
-    await wait_for(rpc, world, intent_id, awaiting_plan("plan"), within=60)
+    await create_pipeline(rpc, release_world, [plan("plan", "production")])
+    intent_id = await release(rpc, release_world)
+    await wait_for(rpc, release_world, intent_id, awaiting_plan("plan"), within=60)
     output = await rpc.releases.GetPlanOutput(
         releases_pb2.GetPlanOutputRequest(release_intent_id=intent_id, stage_id="plan"),
-        metadata=world.auth("bob"),
+        metadata=release_world.auth("bob"),
     )
     summary = summarize_plan(output.plan_output)
     assert (summary.add, summary.change, summary.destroy) == (1, 0, 0)
@@ -267,8 +263,8 @@ async def test_a_real_terraform_plan_through_a_script_destination(
 async def test_releases_orphaned_by_a_dead_runner_time_out(machine: ForestServer) -> None:
     assert machine.ctx is not None
     db = machine.ctx.db
-    world = await provision(db)
-    intent_id = await create_intent(db, world)
+    release_world = await provision(db)
+    intent_id = await create_intent(db, release_world)
     now = utcnow()
     ages = {"old": timedelta(minutes=20), "recent": timedelta(minutes=2)}
     ids: dict[str, str] = {}
@@ -276,7 +272,7 @@ async def test_releases_orphaned_by_a_dead_runner_time_out(machine: ForestServer
         for name, age in ages.items():
             step = ReleaseState(
                 release_intent_id=intent_id,
-                destination_id=world.destinations["staging"],
+                destination_id=release_world.destinations["staging"],
                 destination_name="acme-staging",
                 environment="staging",
                 status="RUNNING",
@@ -296,7 +292,7 @@ async def test_releases_orphaned_by_a_dead_runner_time_out(machine: ForestServer
     async with db.transaction() as uow:
         await uow.session.execute(
             update(Destination)
-            .where(Destination.id == world.destinations["staging"])
+            .where(Destination.id == release_world.destinations["staging"])
             .values(config={"timeout_seconds": 30})
         )
     assert await expire_orphans(db) == 1
