@@ -17,7 +17,7 @@ from blocks.limits import MAX_BLOCKS_PER_MESSAGE, MAX_MESSAGE_BLOCK_TEXT, MAX_SE
 from blocks.model import Plan, PlanDestination, Release
 from blocks.release import release_name, release_version
 from blocks.terraform import Action, PlanKind, PlanSummary, strip_ansi, summarize_plan
-from blocks.text import clip_markup, clip_mrkdwn, esc, plural
+from blocks.text import clip_markup, clip_mrkdwn, esc, plain_title, plural
 
 BLOCK_PLAN_SUMMARY = "forest.plan.summary.v1"
 BLOCK_PLAN_RESOURCES = "forest.plan.resources.v1"
@@ -25,6 +25,8 @@ BLOCK_PLAN_DIFF = "forest.plan.diff.v1"  # + ".{n}"
 BLOCK_PLAN_FILE = "forest.plan.file.v1"
 
 _FENCE = "```"
+# Slack documents no limit for a file's title; this keeps it a readable one-liner.
+MAX_FILE_TITLE = 200
 # Room for the summary blocks inside the message's text budget.
 _RESOURCES_BUDGET = 2500
 _INLINE_BUDGET = MAX_MESSAGE_BLOCK_TEXT - _RESOURCES_BUDGET - 1500
@@ -174,7 +176,10 @@ def plan_post(release: Release, plan: Plan, destination: PlanDestination) -> Thr
             lines = output.count("\n") + 1
             upload = FileUpload(
                 filename=_filename(plan, destination),
-                title=f"Plan for {plan.environment or 'plan'} · {destination.destination}"[:200],
+                title=plain_title(
+                    f"Plan for {plan.environment or 'plan'} · {destination.destination}",
+                    MAX_FILE_TITLE,
+                ),
                 content=output,
             )
             blocks.append(

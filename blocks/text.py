@@ -14,7 +14,12 @@ from datetime import UTC, datetime
 ELLIPSIS = "…"
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
+# C0 and C1 control characters (tab and newline are handled by `single_line`), line and
+# paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# Plain text Slack shows outside Block Kit (a file's title) may still expand `<!channel>`,
+# `<@U…>` or `<url|label>`, and entities would show literally: angle brackets become lookalikes.
+_ANGLES = str.maketrans({"<": "‹", ">": "›"})
 _WHITESPACE_RUN = re.compile(r"\s+")
 _SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
@@ -95,6 +100,12 @@ def clip_mrkdwn(text: str, limit: int) -> str:
         note = f"\n_… {remaining - 1} more lines_" if remaining > 1 else ""
         return clip_markup(lines[0], limit - len(note)) + note
     return "\n".join(kept) + f"\n_… {remaining} more lines_"
+
+
+def plain_title(value: str | None, limit: int) -> str:
+    """A one-line title for plain text that Slack may parse for mentions (a file's title): no
+    control characters, no `<`/`>` (so no `<!channel>`, `<@U…>` or links), at most `limit`."""
+    return clip(clean(value).translate(_ANGLES), limit)
 
 
 def plain(value: str | None, limit: int, *, fallback: str = "-") -> str:
