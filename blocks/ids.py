@@ -7,6 +7,19 @@ A button `value` and a modal's `private_metadata` carry **only ids to look up** 
 project, intent, environment, stage, and for modals the originating message). Who clicked and
 what they may do comes from Slack's signed payload and from Forest, never from these strings:
 a client can send any value it likes.
+
+What the ids may be. Forest puts no rule on the characters of environment or stage names (the
+real Forest validates none; forestd bounds environments and stage ids to 200 characters of any
+Unicode), so a value cannot assume slugs. Each field is percent-encoded as UTF-8 (one byte
+becomes at most three ASCII characters, so Slack's character limit is a byte count here) and
+has a budget in UTF-8 bytes (`FIELD_BYTES`: 100 for organisation and project, 64 for the intent
+id, a UUID, 200 for environment and stage id, which holds every ASCII name forestd accepts).
+The budgets add up to 664 bytes, so the longest value is `r1` + 5 separators + 3 × 664 = 1,999
+characters (`WORST_VALUE_CHARS`), within MAX_BUTTON_VALUE whatever the text; private_metadata
+adds a channel id and a ts and stays far below MAX_PRIVATE_METADATA. A field over its budget is
+refused with a ValueError naming it, when the message is rendered; it is never cut, since a cut
+name would point at another environment. The release message then shows a note instead of the
+buttons (blocks.release).
 """
 
 from __future__ import annotations
@@ -53,7 +66,17 @@ MAX_USERNAME_CHARS = 200
 _VALUE_VERSION = "r1"
 _METADATA_VERSION = "m1"
 _SEP = "|"
-_FIELD_LIMIT = 256
+FIELD_BYTES = {
+    "organisation": 100,
+    "project": 100,
+    "intent_id": 64,
+    "environment": 200,
+    "stage_id": 200,
+}
+_MAX_ENCODED_PER_BYTE = len("%FF")
+WORST_VALUE_CHARS = (
+    len(_VALUE_VERSION) + len(FIELD_BYTES) + _MAX_ENCODED_PER_BYTE * sum(FIELD_BYTES.values())
+)
 _CHANNEL = re.compile(r"[CDG][A-Z0-9]{2,30}")
 _TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")  # not \d: it accepts any script's digits
 
@@ -83,8 +106,14 @@ class ModalContext:
 
 
 def _field(value: str, name: str) -> str:
-    if len(value) > _FIELD_LIMIT:
-        raise ValueError(f"{name} is longer than {_FIELD_LIMIT} characters")
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{name} is not valid Unicode text") from exc
+    if size > FIELD_BYTES[name]:
+        raise ValueError(
+            f"{name} is {size} bytes of UTF-8; a button value has room for {FIELD_BYTES[name]}"
+        )
     return quote(value, safe="-._~@:/ ")
 
 
