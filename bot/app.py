@@ -20,6 +20,8 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import BotSettings
@@ -39,6 +41,7 @@ from bot.store import Store, TokenCipher
 from handlers.actions import ActionHandlers
 from handlers.commands import CommandHandlers
 from handlers.home import HomeHandlers
+from handlers.payloads import answer_unreadable, bad_timestamp, unreadable
 from handlers.views import ViewHandlers
 
 log = logging.getLogger(__name__)
@@ -227,7 +230,23 @@ class Bot:
             kind = str(body.get("type") or ("command" if "command" in body else "other"))
             self.ctx.metrics.ack_seconds.labels(kind).observe(time.perf_counter() - started)
 
-    async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+    async def _on_error(
+        self,
+        error: Exception,
+        body: dict[str, Any],
+        request: AsyncBoltRequest | None = None,
+        response: BoltResponse | None = None,
+    ) -> None:
+        if request is not None and response is not None and bad_timestamp(request.headers):
+            log.warning("refused a request whose X-Slack-Request-Timestamp is not a number")
+            response.status, response.body = 401, "invalid request"
+            return
+        malformed = unreadable(body)
+        if malformed is not None:  # Bolt tripped on a payload Slack would never send
+            log.warning("refused a malformed Slack payload (%s): %r", malformed, error)
+            if response is not None:
+                response.status, response.body = 400, "malformed Slack payload"
+            return
         reference = uuid.uuid4().hex[:12]
         user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else None
         log.error(
@@ -246,6 +265,8 @@ class Bot:
             if self.settings.mode == "http"
             else (web.Application())
         )
+        secret = self.settings.slack_signing_secret
+        app.middlewares.append(answer_unreadable(secret.get_secret_value() if secret else None))
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
         return app
