@@ -1,5 +1,6 @@
 """compose.yaml and the Dockerfile: valid Compose, only real commands and settings, a non-root
-image installed by scripts/setup.
+image installed by scripts/setup; and the compose file's bot settings run as two replicas on one
+PostgreSQL (outside containers), checked with the image's own HEALTHCHECK command.
 
 The image itself is not built here (no image registry is reachable from the development
 machines); these checks are what can be known without building it.
@@ -7,6 +8,7 @@ machines); these checks are what can be known without building it.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import os
@@ -14,6 +16,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,11 +27,21 @@ import yaml
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
+from blocks import ids
 from bot import run as bot_run
+from bot.botprocess import BotProcess, bot_environment, free_port
 from bot.cli import build_parser
 from bot.config import BotSettings
+from bot.devsystem import DevSystem
 from forestd import cli as forestd_cli
 from forestd.config import ForestSettings
+from sandbox.records import Message
+from sandbox.state import Workspace
+from sandbox.testing import eventually
+from tests.e2e.conftest import options
+from tests.e2e.story import buttons, last_ephemeral, shown
+from tests.e2e.test_kill import message_of
+from tests.e2e.test_story import approval_state
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "tests" / "data" / "compose-spec.json"
@@ -258,3 +271,158 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
         env={**os.environ, **COMPOSE_ENV},
     )
     assert result.returncode == 0, result.stderr
+
+
+# ---- the compose file's bot settings, run as two replicas ---------------------------------------
+
+_INTERPOLATION = re.compile(r"\$\{([A-Z_]+)(?::([?-])([^}]*))?\}")
+
+
+def _interpolate(value: str, variables: dict[str, str]) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}` and `${VAR:?error}` (the variable must be set)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        if variables.get(name):
+            return variables[name]
+        assert kind != "?", f"compose would stop here: {rest}"
+        return rest if kind == "-" else ""
+
+    return _INTERPOLATION.sub(one, value)
+
+
+def _replica_environment(
+    compose: dict[str, Any], system: DevSystem, pg_url: str, port: int
+) -> dict[str, str]:
+    """The bot service's environment from compose.yaml, with the secrets the `.env` file would
+    give and the three addresses that differ outside compose (forestd, NATS, PostgreSQL)."""
+    assert system.forest is not None and system.sandbox is not None
+    settings = system.bot_settings()
+    secrets_file = {
+        "SLACK_BOT_TOKEN": settings.slack_bot_token.get_secret_value(),
+        "SLACK_APP_TOKEN": system.sandbox.workspace.app.app_token,
+        "FOREST_SERVICE_TOKEN": settings.forest_service_token.get_secret_value(),
+        "FOREST_BOT_TOKEN_KEY": settings.token_key.get_secret_value(),
+        "POSTGRES_PASSWORD": "unused: the test's database URL replaces it",
+    }
+    from_compose = {
+        name: _interpolate(value, secrets_file)
+        for name, value in _environment(compose["services"]["bot"]).items()
+    }
+    return {
+        **bot_environment(settings),  # PATH, PYTHONPATH and the sandbox's SLACK_API_URL
+        **from_compose,
+        "FOREST_ADDRESS": system.forest.address,
+        "FOREST_BOT_NATS_URL": system.nats_url,
+        "FOREST_BOT_DATABASE_URL": pg_url,
+        "FOREST_BOT_HTTP_HOST": "127.0.0.1",
+        "FOREST_BOT_HTTP_PORT": str(port),
+    }
+
+
+def _empty_folder(path: Path) -> Path:
+    path.mkdir()  # no .env in it: the replica reads its environment only
+    return path
+
+
+async def _start_replica(environment: dict[str, str], cwd: Path) -> BotProcess:
+    log_path = cwd / "forest-bot.log"
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "run",
+            cwd=cwd,
+            env=environment,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    port = environment["FOREST_BOT_HTTP_PORT"]
+    return BotProcess(process, f"http://127.0.0.1:{port}", log_path)
+
+
+async def _exits_zero(command: list[str], env: dict[str, str]) -> bool:
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    return await process.wait() == 0
+
+
+def _healthcheck_command(dockerfile: list[tuple[str, str]]) -> list[str]:
+    """The Dockerfile's HEALTHCHECK command, run with this interpreter instead of the image's."""
+    _, _, command = _last(dockerfile, "HEALTHCHECK").partition("CMD ")
+    program, *args = _exec_form(command.strip())
+    assert program == "python"
+    return [sys.executable, *args]
+
+
+def _told(ws: Workspace, user: str, text: str) -> Callable[[], bool]:
+    return lambda: text in last_ephemeral(ws, user)
+
+
+@pytest.mark.postgres
+async def test_two_replicas_with_the_compose_settings_share_one_release_message(
+    tmp_path: Path,
+    nats_url: str,
+    pg_url: str,
+    compose: dict[str, Any],
+    dockerfile: list[tuple[str, str]],
+) -> None:
+    within = 60.0  # give-up bound for a hung test, not a speed figure
+    opts = options(
+        tmp_path, nats_url, run_bot=False, bot_database_url=pg_url, soak_seconds=1, plan_lines=5
+    )
+    async with DevSystem(opts) as system:
+        assert system.sandbox is not None and system.forest is not None
+        ws, driver = system.sandbox.workspace, system.sandbox.driver
+        deploys = ws.channel("deploys")
+        assert deploys is not None
+        environments = [
+            _replica_environment(compose, system, pg_url, free_port()) for _ in range(2)
+        ]
+        replicas = [
+            await _start_replica(env, _empty_folder(tmp_path / f"bot-{n}"))
+            for n, env in enumerate(environments)
+        ]
+        try:
+            driver.use_socket_mode()
+            healthcheck = _healthcheck_command(dockerfile)
+            sockets = system.sandbox.socket_mode
+
+            async def all_healthy() -> bool:
+                return all([await _exits_zero(healthcheck, env) for env in environments])
+
+            await eventually(all_healthy, within, what="the image's HEALTHCHECK on each replica")
+            await eventually(lambda: sockets.connection_count == 2, within)
+
+            intent = await system.release("bob")
+            first = await eventually(lambda: message_of(ws, deploys.id, intent), within)
+
+            def current() -> Message | None:  # the same message, edited in place
+                return ws.message(deploys.id, first.ts)
+
+            await eventually(lambda: ids.ACTION_PLAN_APPROVE in buttons(current()), within)
+            # the clicks go round-robin over the two Socket Mode connections: both replicas answer
+            await driver.click("carol", message=current(), action_id=ids.ACTION_PLAN_APPROVE)
+            for voter in ("alice", "carol"):
+                await eventually(lambda: ids.ACTION_APPROVE in buttons(current()), within)
+                await driver.click(voter, message=current(), action_id=ids.ACTION_APPROVE)
+                await eventually(_told(ws, voter, "is recorded"), within)
+
+            async def shows_forests_two_approvals() -> bool:
+                state = await approval_state(system, intent)
+                assert state.current_approvals == 2, state
+                assert "approvals 2/2" in shown(current()), shown(current())
+                return True
+
+            await eventually(shows_forests_two_approvals, within)
+            assert [m.ts for m in ws.top_level(deploys.id)] == [first.ts]
+            plan_posts = [
+                r for r in ws.replies(deploys.id, first.ts) if "terraform" in shown(r).lower()
+            ]
+            assert len(plan_posts) == 1, [shown(r)[:80] for r in plan_posts]
+        finally:
+            codes = [await replica.stop() for replica in replicas]
+        assert codes == [0, 0], [replica.log_tail() for replica in replicas]
