@@ -418,6 +418,11 @@ async def test_two_replicas_with_the_compose_settings_share_one_release_message(
                 return True
 
             await eventually(shows_forests_two_approvals, within)
+            for replica in replicas:  # each replica's own /metrics: it answered some clicks
+                metrics = await replica.metrics()
+                assert sum(
+                    v for (name, _), v in metrics.items() if name == "forest_bot_ack_seconds_count"
+                )
             assert [m.ts for m in ws.top_level(deploys.id)] == [first.ts]
             plan_posts = [
                 r for r in ws.replies(deploys.id, first.ts) if "terraform" in shown(r).lower()
