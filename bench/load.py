@@ -191,7 +191,8 @@ def _brief(run: LatencyRun) -> str:
     return (
         f"{run.signals} signals, {run.votes} votes, p50 {_ms(f['p50'])} p99 {_ms(f['p99'])}, "
         f"unseen {run.unseen}, calls {run.calls}, caught up "
-        f"{'never' if run.caught_up_s is None else f'{run.caught_up_s:.1f} s'}"
+        f"{'never' if run.caught_up_s is None else f'{run.caught_up_s:.1f} s'}; "
+        f"CPUs used: {run.cpu_share}"
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -176,6 +177,37 @@ class Calls:
 # ---- (1, 2, 7) signal -> chat.update under 200 signals/s, calls, vote RPC ----------------------
 
 
+def _proc_cpu(pid: int) -> float:
+    """utime + stime of a process so far, in seconds (/proc/<pid>/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_name(pid: int) -> str:
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    text = " ".join(c.decode(errors="replace") for c in cmdline)
+    for name in ("naive_bot", "bot.cli", "nats-server", "multiprocessing"):
+        if name in text:
+            return {"bot.cli": "bot", "naive_bot": "bot", "multiprocessing": "forestd"}.get(
+                name, name
+            )
+    return "other"
+
+
+def cpu_by_process() -> dict[str, float]:
+    """CPU seconds so far of this process ("bench": the sandbox and the load) and of each of
+    its children, by role: bot, forestd, nats-server."""
+    me = os.getpid()
+    out = {"bench": _proc_cpu(me)}
+    for task in Path(f"/proc/{me}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError, ValueError):
+                name = _proc_name(int(child))
+                out[name] = out.get(name, 0.0) + _proc_cpu(int(child))
+    return out
+
+
 @dataclass
 class LatencyRun:
     signals: int
@@ -186,6 +218,7 @@ class LatencyRun:
     vote_rpc_ms: list[float]  # bench/vote_latency.py's votes meanwhile (bench/api)
     caught_up_s: float | None  # after the load stopped, until the bot had nothing left to do
     load: float
+    cpu_share: dict[str, float] = field(default_factory=dict)  # CPUs used while the load ran
 
 
 async def timed_votes(
@@ -231,6 +264,7 @@ async def latency_phase(
 ) -> LatencyRun:
     mark = system.channel.counts()
     signals_before = await system.bot.signals()
+    cpu_before, started = cpu_by_process(), time.perf_counter()
     latencies: list[float] = []
     rpc: list[float] = []
     api = system.seeded.projects[FIRST_PROJECT]
@@ -252,12 +286,25 @@ async def latency_phase(
     )
     load = _load()
     stopped = time.perf_counter()
+    cpu_after = cpu_by_process()
+    cpu_share = {
+        name: round((cpu_after[name] - cpu_before.get(name, 0.0)) / (stopped - started), 2)
+        for name in cpu_after
+    }
     caught_up: float | None = None
     with contextlib.suppress(AssertionError):
         await system.bot.caught_up(signals_before + signals, drain_within)
         caught_up = time.perf_counter() - stopped
     return LatencyRun(
-        signals, votes, latencies, unseen, Calls.since(system, mark), rpc, caught_up, load
+        signals,
+        votes,
+        latencies,
+        unseen,
+        Calls.since(system, mark),
+        rpc,
+        caught_up,
+        load,
+        cpu_share,
     )
 
 
