@@ -35,6 +35,8 @@ def unreadable(body: Any) -> str | None:
         actions = body["actions"]
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
             return "actions that are not a list of objects"
+        if body.get("type") == "block_actions" and "action_id" not in actions[0]:
+            return "an action without an action_id"
     if "view" in body:
         view = body["view"]
         if not isinstance(view, dict) or not isinstance(view.get("type", ""), str):
