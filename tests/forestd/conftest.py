@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import grpc
 import pytest
@@ -21,13 +20,6 @@ from .factories import World, provision
 from .releases_helpers import Stubs, configure_destinations
 
 SERVICE_TOKEN = "test-service-token"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'forest.db'}"
-    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture
