@@ -38,6 +38,14 @@ def forest_unreachable(what: str = "approval") -> Message:
     )
 
 
+def database_unreachable(what: str = "approval") -> Message:
+    """The bot's own database could not be reached before Forest was called."""
+    return _say(
+        f"⚠️ The bot's database is unreachable: your {esc(what, 40)} was *NOT* recorded. "
+        "Please try again in a moment."
+    )
+
+
 def forest_no_answer(what: str = "approval") -> Message:
     """A write timed out: Forest may have applied it after the bot stopped waiting."""
     return _say(

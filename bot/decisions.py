@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 import grpc
+from sqlalchemy.exc import DBAPIError
 
 from blocks import ephemeral, notices
 from blocks.ids import ReleaseRef
@@ -27,6 +28,18 @@ from bot.store import AuditRecord, LinkedUser, Store
 from handlers.requests import Actor
 
 log = logging.getLogger(__name__)
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """Whether the bot's database failed to answer (refused, cut or timed out), as opposed to
+    a bug: asyncpg raises OSError on connect, SQLAlchemy wraps a cut connection."""
+    if isinstance(exc, (OSError, TimeoutError)):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated
+        or isinstance(exc.orig, (OSError, TimeoutError))
+        or type(exc).__name__ in ("OperationalError", "InterfaceError")
+    )
 
 
 class Refusal(Exception):
@@ -114,7 +127,7 @@ class Decisions:
     async def _gate_open(
         self, actor: Actor, ref: ReleaseRef, what: str
     ) -> tuple[LinkedUser, Release]:
-        link = await self._link(actor, ref)
+        link = await self._link(actor, ref, what)
         release = await self._fresh(actor, ref, what)
         gate = release.gate(ref.environment)
         if gate is None or not gate.accepting_votes:
@@ -180,7 +193,7 @@ class Decisions:
     async def _plan(self, actor: Actor, ref: ReleaseRef, *, approved: bool, reason: str) -> Message:
         action = "plan_approve" if approved else "plan_reject"
         try:
-            link = await self._link(actor, ref)
+            link = await self._link(actor, ref, "plan decision")
             release = await self._fresh(actor, ref, "plan decision")
             _awaiting_plan(release, ref)
         except Refusal as refusal:
@@ -207,8 +220,16 @@ class Decisions:
 
     # -- shared ------------------------------------------------------------------------------
 
-    async def _link(self, actor: Actor, ref: ReleaseRef | None) -> LinkedUser:
-        link = await self._store.user_link(actor.team_id, actor.user_id)
+    async def _link(self, actor: Actor, ref: ReleaseRef | None, what: str) -> LinkedUser:
+        try:
+            link = await self._store.user_link(actor.team_id, actor.user_id)
+        except Exception as exc:
+            if not store_unreachable(exc):
+                raise
+            log.warning(
+                "%s by %s not recorded: the database is unreachable: %s", what, actor.user_id, exc
+            )
+            raise Refusal(ephemeral.database_unreachable(what)) from exc
         if link is None:
             raise Refusal(ephemeral.link_account_first(ref), "Link your Forest account first.")
         return link
@@ -294,26 +315,51 @@ class Decisions:
             result,
             extra={"intent_id": ref.intent_id, "user": actor.user_id, "action": action},
         )
-        await self._store.audit(
-            AuditRecord(
-                team_id=actor.team_id,
-                slack_user_id=actor.user_id,
-                forest_user_id=link.forest_user_id,
-                action=action,
-                organisation=ref.organisation,
-                project=ref.project,
-                intent_id=ref.intent_id,
-                environment=ref.environment,
-                stage_id=ref.stage_id,
-                comment=comment,
-                result=result,
-                detail=detail,
+        try:
+            await self._store.audit(self._record(actor, link, ref, action, comment, result, detail))
+        except Exception as exc:
+            if not store_unreachable(exc):
+                raise
+            # Forest holds the decision (or refused it) either way: the answer stays truthful.
+            log.error(
+                "audit of %s on %s lost (database unreachable): %s", action, ref.intent_id, exc
             )
+
+    @staticmethod
+    def _record(
+        actor: Actor,
+        link: LinkedUser,
+        ref: ReleaseRef,
+        action: str,
+        comment: str,
+        result: str,
+        detail: str,
+    ) -> AuditRecord:
+        return AuditRecord(
+            team_id=actor.team_id,
+            slack_user_id=actor.user_id,
+            forest_user_id=link.forest_user_id,
+            action=action,
+            organisation=ref.organisation,
+            project=ref.project,
+            intent_id=ref.intent_id,
+            environment=ref.environment,
+            stage_id=ref.stage_id,
+            comment=comment,
+            result=result,
+            detail=detail,
         )
 
     async def _thread_notice(self, ref: ReleaseRef, notice: Message) -> None:
         """Announce a decision under each message of the release (best effort: it is done)."""
-        for row in await self._store.messages_for_intent(ref.intent_id):
+        try:
+            rows = await self._store.messages_for_intent(ref.intent_id)
+        except Exception as exc:
+            if not store_unreachable(exc):
+                raise
+            log.warning("no notice under %s: the database is unreachable: %s", ref.intent_id, exc)
+            return
+        for row in rows:
             if row.ts is None:
                 continue
             try:
