@@ -108,6 +108,13 @@ def resolve_channel(ws: Workspace, ref: str, *, for_post: bool = False) -> Chann
     return channel
 
 
+def _require_open(channel: Channel, error: str = "is_archived") -> None:
+    """An archived channel takes no new messages (is_archived) and no edits (chat.update's
+    is_inactive: "a frozen, archived or deleted channel")."""
+    if channel.is_archived:
+        raise ApiError(error)
+
+
 def _require_member(call: Call, channel: Channel, *, public_ok: bool) -> None:
     """The bot must be in the channel, or (with chat:write.public) it may post in a public one."""
     if call.ws.app.bot_user_id in channel.members:
@@ -157,6 +164,7 @@ async def apps_connections_open(call: Call) -> JsonDict:
 async def chat_post_message(call: Call) -> JsonDict:
     ws, args = call.ws, call.args
     channel = resolve_channel(ws, args.req("channel"), for_post=True)
+    _require_open(channel)
     _require_member(call, channel, public_ok=True)
     text, blocks = args.text("text"), args.json("blocks")
     check_message(text, blocks)
@@ -184,6 +192,7 @@ async def chat_post_message(call: Call) -> JsonDict:
 async def chat_update(call: Call) -> JsonDict:
     ws, args = call.ws, call.args
     channel, message = _bot_message(ws, call)
+    _require_open(channel, "is_inactive")
     if message.bot_id != ws.app.bot_id:
         raise ApiError("cant_update_message")
     text = args.text("text")
@@ -223,6 +232,7 @@ async def chat_post_ephemeral(call: Call) -> JsonDict:
         raise ApiError("user_not_found")
     if user.id not in channel.members:
         raise ApiError("user_not_in_channel")
+    _require_open(channel)
     _require_member(call, channel, public_ok=True)
     text, blocks = args.text("text"), args.json("blocks")
     check_message(text, blocks)
@@ -368,6 +378,7 @@ async def conversations_join(call: Call) -> JsonDict:
     channel = resolve_channel(ws, call.args.req("channel"))
     if channel.is_private or channel.is_im:
         raise ApiError("method_not_supported_for_channel_type")
+    _require_open(channel)
     bot = ws.app.bot_user_id
     answer: JsonDict = {}
     if bot in channel.members:

@@ -66,13 +66,14 @@ class Channel:
     is_im: bool = False
     topic: str = ""
     purpose: str = ""
+    is_archived: bool = False
 
     def to_api(self, viewer: str) -> JsonDict:
         """The `channel` object of conversations.info for `viewer` (the token's user)."""
         base: JsonDict = {
             "id": self.id,
             "created": self.created,
-            "is_archived": False,
+            "is_archived": self.is_archived,
             "is_member": viewer in self.members,
         }
         if self.is_im:
@@ -214,3 +215,6 @@ class App:
     bot_name: str = "forest"
     bot_token: str = "xoxb-sandbox-forest"
     app_token: str = "xapp-1-sandbox-forest"
+    # Tokens revoked (the app uninstalled, or an admin revoked them): every call with one
+    # answers token_revoked, as Slack does.
+    revoked_tokens: list[str] = field(default_factory=list)

@@ -132,6 +132,39 @@ class Workspace:
         self.changed("channels")
         return channel
 
+    # -- what a workspace admin does to the app ------------------------------------------------
+
+    def archive_channel(self, ref: str) -> Channel:
+        """Archive a channel: posting answers is_archived, updating is_inactive."""
+        channel = self.channel(ref)
+        if channel is None or channel.is_im:
+            raise KeyError(f"no such channel: {ref!r}")
+        channel.is_archived = True
+        self.changed("channels")
+        return channel
+
+    def remove_member(self, ref: str, user_id: str) -> Channel:
+        """Remove someone (the bot too) from a channel; the bot then no longer sees a private
+        channel at all (channel_not_found)."""
+        channel = self.channel(ref)
+        if channel is None or user_id not in channel.members:
+            raise KeyError(f"{user_id} is not in {ref!r}")
+        channel.members.remove(user_id)
+        self.changed("channels")
+        return channel
+
+    def revoke_bot_token(self) -> None:
+        """Revoke the bot token: every Web API call with it answers token_revoked."""
+        if self.app.bot_token not in self.app.revoked_tokens:
+            self.app.revoked_tokens.append(self.app.bot_token)
+        self.changed("app")
+
+    def rotate_bot_token(self) -> str:
+        """Issue a new bot token: the old one becomes unknown (invalid_auth)."""
+        self.app.bot_token = f"xoxb-sandbox-{secrets.token_hex(6)}"
+        self.changed("app")
+        return self.app.bot_token
+
     # -- change notification ----------------------------------------------------------------
 
     def changed(self, kind: str, **details: Any) -> None:

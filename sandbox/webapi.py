@@ -186,6 +186,8 @@ class WebApi:
         self.grants = {"bot": bot_scopes, "app": Grant.of(APP_TOKEN_SCOPES)}
         # The latest accepted calls (method, arguments), for tests and debugging.
         self.calls: deque[tuple[str, JsonDict]] = deque(maxlen=10_000)
+        # Every call answered, refused ones too: (method, "ok" or the error).
+        self.answers: deque[tuple[str, str]] = deque(maxlen=10_000)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.route("*", "/api/{method}", self.handle)]
@@ -206,7 +208,18 @@ class WebApi:
             response = json_response({"ok": False, "error": "invalid_arguments",
                                       "response_metadata": {"messages": [f"[ERROR] {exc}"]}})
         response.headers.update(scope_headers)
+        self.answers.append((name, self._outcome(response)))
         return response
+
+    @staticmethod
+    def _outcome(response: web.Response) -> str:
+        if response.status == 429:
+            return "ratelimited"
+        try:
+            body = json.loads(response.text or "{}")
+        except json.JSONDecodeError:
+            return f"http_{response.status}"
+        return "ok" if body.get("ok") else str(body.get("error"))
 
     async def _answer(self, name: str, request: web.Request, args: Args,
                       scope_headers: dict[str, str]) -> web.Response:
@@ -220,6 +233,8 @@ class WebApi:
         token = _token(request, args)
         if token is None:
             raise ApiError("not_authed")
+        if token in app.revoked_tokens:
+            raise ApiError("token_revoked")
         kind = {app.bot_token: "bot", app.app_token: "app"}.get(token)
         if kind is None:
             raise ApiError("invalid_auth")
