@@ -53,6 +53,7 @@ class SlackGateway:
         self._metrics = metrics
         self._budget = budget or SlackBudget()
         self.revoked = False  # set on invalid_auth / token_revoked: health fails
+        self._refusal = ""  # the error Slack refused the token with
 
     def _spend(self, method: str, *, urgent: bool) -> None:
         wait = self._budget.wait(method, urgent=urgent)
@@ -63,6 +64,9 @@ class SlackGateway:
     async def _call(
         self, method: str, call: Callable[[], Awaitable[AsyncSlackResponse]]
     ) -> AsyncSlackResponse:
+        if self.revoked:  # no call can succeed until a person fixes the token and restarts
+            self._metrics.slack_calls.labels(method, "not_called").inc()
+            raise AuthRevoked(method, self._refusal, "not called: Slack refused the token before")
         try:
             response = await call()
         except SlackApiError as exc:
@@ -71,8 +75,8 @@ class SlackGateway:
             if isinstance(error, RateLimited):
                 self._metrics.rate_limited.labels(method).inc()
                 self._budget.hold(method, error.retry_after)
-            if isinstance(error, AuthRevoked):
-                self.revoked = True
+            if isinstance(error, AuthRevoked) and not self.revoked:
+                self.revoked, self._refusal = True, error.error
                 log.error("Slack refused the bot token (%s): stopping Slack calls", error.error)
             raise error from None
         except (OSError, TimeoutError) as exc:
