@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 
 from blocks import commands, ephemeral, modals
@@ -77,7 +78,20 @@ class CommandHandlers:
                     else ephemeral.permission_denied(exc.details)
                 )
         if answer is not None:
-            await respond(response_type="ephemeral", text=answer["text"], blocks=answer["blocks"])
+            await self._answer(respond, answer)
+
+    async def _answer(self, respond: Respond, answer: Message) -> None:
+        """Send the answer to the command's response_url. One that cannot be reached (expired,
+        Slack down, or not a URL at all) loses only this ephemeral: a warning, not an error."""
+        try:
+            sent = await respond(
+                response_type="ephemeral", text=answer["text"], blocks=answer["blocks"]
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("could not answer a command: %s: %.200s", type(exc).__name__, exc)
+            return
+        if sent.status_code != 200:
+            log.warning("the response_url refused a command's answer: %s", sent.status_code)
 
     async def help(self, request: CommandRequest) -> Message:
         return commands.help_message()

@@ -69,11 +69,15 @@ class ActionRequest:
         return ids.decode_value(self.value)
 
     def origin(self) -> ModalContext:
-        """What a modal opened from this click carries back to its submission."""
-        channel, ts = self.channel_id, self.message_ts
-        if not (channel and ts):
-            channel = ts = ""
-        return ModalContext(ref=self.ref, channel_id=channel, message_ts=ts)
+        """What a modal opened from this click carries back to its submission: the message it
+        came from, when Slack named one in Slack's own formats (`encode_metadata` refuses any
+        other, which raised out of the handler for a payload with a garbage channel id)."""
+        located = ModalContext(ref=self.ref, channel_id=self.channel_id, message_ts=self.message_ts)
+        try:
+            ids.encode_metadata(located)
+        except ValueError:
+            return ModalContext(ref=located.ref, channel_id="", message_ts="")
+        return located
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,7 @@ class CommandRequest:
     actor: Actor
     channel_id: str
     trigger_id: str
+    response_url: str  # where the answer goes; Slack always sends one
     verb: str
     args: tuple[str, ...]
     text: str
@@ -128,6 +133,7 @@ class CommandRequest:
             ),
             channel_id=_text(body, "channel_id"),
             trigger_id=_text(body, "trigger_id"),
+            response_url=_required(_text(body, "response_url"), "response url"),
             verb=words[0].lower() if words else "help",
             args=tuple(words[1:]),
             text=text,
