@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -41,7 +40,13 @@ from bot.store import Store, TokenCipher
 from handlers.actions import ActionHandlers
 from handlers.commands import CommandHandlers
 from handlers.home import HomeHandlers
-from handlers.payloads import answer_unreadable, bad_timestamp, unreadable
+from handlers.payloads import (
+    MALFORMED,
+    SocketModeHandler,
+    answer_unreadable,
+    bad_timestamp,
+    unreadable,
+)
 from handlers.views import ViewHandlers
 
 log = logging.getLogger(__name__)
@@ -60,7 +65,7 @@ class Bot:
         self._nats: NatsSignals | None = None
         self._events: EventStream | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._socket: AsyncSocketModeHandler | None = None
+        self._socket: SocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
         self.listening = asyncio.Event()  # set once serve() accepts requests
@@ -245,7 +250,7 @@ class Bot:
         if malformed is not None:  # Bolt tripped on a payload Slack would never send
             log.warning("refused a malformed Slack payload (%s): %r", malformed, error)
             if response is not None:
-                response.status, response.body = 400, "malformed Slack payload"
+                response.status, response.body = 400, MALFORMED
             return
         reference = uuid.uuid4().hex[:12]
         user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else None
@@ -301,7 +306,7 @@ class Bot:
         self.http_port = self._runner.addresses[0][1] if self._runner.addresses else s.http_port
         if s.mode == "socket":
             assert s.slack_app_token is not None
-            self._socket = AsyncSocketModeHandler(self.app, s.slack_app_token.get_secret_value())
+            self._socket = SocketModeHandler(self.app, s.slack_app_token.get_secret_value())
             try:
                 await self._socket.connect_async()
             except Exception as exc:
