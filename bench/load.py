@@ -105,7 +105,7 @@ def say(line: str) -> None:
 
 async def run_bot(kind: Kind, database: str, url: str, args: argparse.Namespace) -> BotRun:
     result = BotRun(kind, database)
-    full = database == "sqlite"
+    full = database == "sqlite" and not args.latency_only
     with EmbeddedNats(Path(args.tmp) / f"nats-{kind}-{database}") as nats:
         async with load_system(kind, url, nats.url, args.projects, args.per_project) as system:
             result.startup_s = system.startup_seconds
@@ -510,9 +510,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tracked", type=int, default=10_000)
     p.add_argument("--ack-clicks", type=int, default=500)
     p.add_argument("--skip-ack", action="store_true")
+    p.add_argument("--latency-only", action="store_true", help="phase 1 only, every database")
     p.add_argument("--within", type=float, default=60.0, help="s for a vote to show")
     p.add_argument("--click-within", type=float, default=60.0)
-    p.add_argument("--converge-within", type=float, default=120.0)
+    p.add_argument("--converge-within", type=float, default=400.0)
     p.add_argument("--drain-within", type=float, default=300.0)
     p.add_argument("--json", default="", help="also write the figures to this file")
     args = p.parse_args(argv)
