@@ -19,7 +19,7 @@ from bot.decisions import Decisions, Refusal
 from bot.inflight import tracked
 from bot.plan_poster import PlanPoster
 from bot.slack_errors import SlackCallFailed
-from handlers.requests import ActionRequest
+from handlers.requests import ActionRequest, text_at
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,7 @@ class ActionHandlers:
                 _ = request.ref
         except MalformedPayload as exc:
             log.warning("refused a click: %s", exc)
-            channel = str((body.get("channel") or {}).get("id") or "")
-            user = str((body.get("user") or {}).get("id") or "")
+            channel, user = text_at(body, "channel", "id"), text_at(body, "user", "id")
             if channel and user:
                 await self._say(channel, user, ephemeral.unknown_button())
             return None

@@ -14,7 +14,8 @@ from blocks import ids
 from blocks.ids import MalformedPayload, ModalContext, ReleaseRef
 
 
-def _text(body: dict[str, Any], *path: str) -> str:
+def text_at(body: dict[str, Any], *path: str) -> str:
+    """The string at `path` in `body`; "" when any step is missing or of another type."""
     node: Any = body
     for key in path:
         if not isinstance(node, dict):
@@ -52,16 +53,16 @@ class ActionRequest:
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
             raise MalformedPayload("no action in the payload")
         action = actions[0]
-        team = _text(body, "team", "id") or _text(body, "user", "team_id")
+        team = text_at(body, "team", "id") or text_at(body, "user", "team_id")
         container = body.get("container") if isinstance(body.get("container"), dict) else {}
         is_ephemeral = bool(container.get("is_ephemeral")) if container else False
         return cls(
-            actor=Actor(_required(team, "team id"), _required(_text(body, "user", "id"), "user")),
+            actor=Actor(_required(team, "team id"), _required(text_at(body, "user", "id"), "user")),
             action_id=_required(action.get("action_id") or "", "action id"),
             value=str(action.get("value") or ""),
-            trigger_id=_text(body, "trigger_id"),
-            channel_id=_text(body, "channel", "id") or _text(body, "container", "channel_id"),
-            message_ts="" if is_ephemeral else _text(body, "container", "message_ts"),
+            trigger_id=text_at(body, "trigger_id"),
+            channel_id=text_at(body, "channel", "id") or text_at(body, "container", "channel_id"),
+            message_ts="" if is_ephemeral else text_at(body, "container", "message_ts"),
         )
 
     @property
@@ -94,11 +95,11 @@ class ViewSubmission:
             raise MalformedPayload("no view in the payload")
         state = view.get("state") if isinstance(view.get("state"), dict) else {}
         values = state.get("values") if state and isinstance(state.get("values"), dict) else {}
-        team = _text(body, "team", "id") or _text(body, "user", "team_id")
+        team = text_at(body, "team", "id") or text_at(body, "user", "team_id")
         return cls(
-            actor=Actor(_required(team, "team id"), _required(_text(body, "user", "id"), "user")),
-            callback_id=_text(view, "callback_id"),
-            private_metadata=_text(view, "private_metadata"),
+            actor=Actor(_required(team, "team id"), _required(text_at(body, "user", "id"), "user")),
+            callback_id=text_at(view, "callback_id"),
+            private_metadata=text_at(view, "private_metadata"),
             values=values or {},
         )
 
@@ -124,16 +125,16 @@ class CommandRequest:
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> CommandRequest:
-        text = _text(body, "text").strip()
+        text = text_at(body, "text").strip()
         words = text.split()
         return cls(
             actor=Actor(
-                _required(_text(body, "team_id"), "team id"),
-                _required(_text(body, "user_id"), "user"),
+                _required(text_at(body, "team_id"), "team id"),
+                _required(text_at(body, "user_id"), "user"),
             ),
-            channel_id=_text(body, "channel_id"),
-            trigger_id=_text(body, "trigger_id"),
-            response_url=_required(_text(body, "response_url"), "response url"),
+            channel_id=text_at(body, "channel_id"),
+            trigger_id=text_at(body, "trigger_id"),
+            response_url=_required(text_at(body, "response_url"), "response url"),
             verb=words[0].lower() if words else "help",
             args=tuple(words[1:]),
             text=text,
