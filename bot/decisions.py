@@ -237,7 +237,9 @@ class Decisions:
     async def _fresh(self, actor: Actor, ref: ReleaseRef, what: str) -> Release:
         """The release as Forest has it now; the button was only a pointer."""
         try:
-            listing = await self._reader.listing(ref.organisation, ref.project)
+            listing = await self._reader.listing(
+                ref.organisation, ref.project, also=[ref.intent_id]
+            )
             releases = await self._reader.releases(listing, [ref.intent_id], actor.team_id)
         except ForestError as exc:
             if exc.unreachable:

@@ -19,13 +19,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from blocks.digest import payload_digest
 from blocks.from_forest import release_from_forest
 from blocks.kit import Message
-from blocks.model import Release
+from blocks.model import Outcome, Release
 from blocks.release import release_message
 from blocks.text import parse_time
 from bot.forest_client import ForestError
@@ -45,7 +45,12 @@ PASS_LIMIT = 50  # releases read per pass: bounds how long a clicked release can
 _RETRY_FIRST = 1.0
 _RETRY_MAX = 30.0
 LEASE_SECONDS = 30.0
-_LEASE_BUSY_RETRY = 0.2  # another replica is refreshing the project: look again shortly
+_LEASE_BUSY_RETRY = 0.2
+_OUTCOMES = {
+    "SUCCEEDED": Outcome.SUCCEEDED,
+    "FAILED": Outcome.FAILED,
+    "CANCELLED": Outcome.CANCELLED,
+}  # another replica is refreshing the project: look again shortly
 
 
 @dataclass
@@ -105,6 +110,9 @@ class Refresher:
         self._tasks: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.TimerHandle] = set()
         self._where: dict[str, ProjectKey] = {}  # intent id -> project, learnt from reads
+        # open messages' intents as last read, and how the ones Forest said ended ended
+        self._last_seen: dict[str, releases_pb2.ReleaseIntentState] = {}
+        self._settled: dict[str, Outcome] = {}
 
     # -- signals -----------------------------------------------------------------------------
 
@@ -278,8 +286,9 @@ class Refresher:
         listing = await self._reader.listing(organisation, project, also=open_ids | work.intents)
         for intent_id in listing.intents:
             self._where[intent_id] = key
+        settled = self._settled_off_page(listing.intents, open_ids | work.intents)
         lost = open_ids - listing.intents.keys()
-        if lost:  # finished while off Forest's 50-intent page: their final state is unknowable
+        if lost:  # ended off Forest's page with no completion signal seen: outcome unknowable
             log.warning(
                 "%d open message(s) of %s/%s: intent no longer listed by Forest",
                 len(lost),
@@ -290,6 +299,8 @@ class Refresher:
         plans = await self._targets(
             [listing.intents[i] for i in wanted if i in listing.intents], subscriptions
         )
+        for intent_id in plans:
+            self._last_seen[intent_id] = listing.intents[intent_id]
         order = sorted(plans, key=lambda i: (i not in work.urgent, not plans[i][1], i))
         now, later = order[:PASS_LIMIT], order[PASS_LIMIT:]
         if later:
@@ -305,6 +316,8 @@ class Refresher:
             release = releases.get(intent_id)
             if release is None:
                 continue
+            if intent_id in settled:
+                release = replace(release, outcome=settled[intent_id])
             rendered = release_message(release)
             digest = payload_digest(dict(rendered))
             urgent = intent_id in work.urgent or release.finished
@@ -316,6 +329,28 @@ class Refresher:
                 outgoing[message_key] = _Outgoing(
                     release, subscription, rendered, digest, version, urgent
                 )
+
+    def settle(self, intent_id: str, status: str) -> None:
+        """Forest signalled that an intent ended with `status` (SUCCEEDED, FAILED, CANCELLED).
+
+        Kept for intents with an open message: if the intent has fallen off Forest's page of 50
+        by the time it is read, its message shows its last live state with this outcome."""
+        outcome = _OUTCOMES.get(status.upper())
+        if outcome is not None and intent_id in self._last_seen:
+            self._settled[intent_id] = outcome
+
+    def _settled_off_page(
+        self, listed: dict[str, releases_pb2.ReleaseIntentState], wanted: set[str]
+    ) -> dict[str, Outcome]:
+        """Intents no longer listed whose end Forest signalled: listed again from their last
+        live state, so their message can show the outcome."""
+        settled: dict[str, Outcome] = {}
+        for intent_id in wanted - listed.keys():
+            outcome, state = self._settled.get(intent_id), self._last_seen.get(intent_id)
+            if outcome is not None and state is not None:
+                listed[intent_id] = state
+                settled[intent_id] = outcome
+        return settled
 
     async def _targets(
         self,
@@ -384,6 +419,9 @@ class Refresher:
                 )
                 failed.add(item.release.intent_id)
             outgoing.pop(message_key, None)
+            if item.release.finished:
+                self._last_seen.pop(item.release.intent_id, None)
+                self._settled.pop(item.release.intent_id, None)
         if not outgoing:
             self._outgoing.pop(key, None)
         if waits:

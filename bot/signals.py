@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 
@@ -39,6 +40,19 @@ def _intent_id(text: str) -> str | None:
         return str(uuid.UUID(text.strip()))
     except ValueError:
         return None
+
+
+def _completion(data: bytes) -> str | None:
+    """The intent's final status from a `forest.release.status.{intent}` payload that says the
+    intent completed (`{"pipeline_complete": true, "intent_status": ...}`), else None."""
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or payload.get("pipeline_complete") is not True:
+        return None
+    status = payload.get("intent_status")
+    return status if isinstance(status, str) else None
 
 
 class NatsSignals:
@@ -115,6 +129,9 @@ class NatsSignals:
             log.warning("ignored %.200s: the subject names no intent id", msg.subject)
             return
         self._metrics.signals.labels("nats").inc()
+        status = _completion(msg.data)
+        if status is not None:
+            self._refresher.settle(intent_id, status)
         self._refresher.nudge_intent(intent_id)
 
     async def _on_events(self, msg: Msg) -> None:
@@ -205,6 +222,9 @@ class EventStream:
             else ""
         )
         intent = _intent_id(intent_id) if intent_id else None
+        status = event.metadata.get("pipeline_status")
+        if intent is not None and event.resource_type == "pipeline" and status:
+            self._refresher.settle(intent, status)
         self._refresher.nudge(organisation, event.project, intent)
 
 
