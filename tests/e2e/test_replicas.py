@@ -11,6 +11,7 @@ quick local run with FOREST_TEST_REPLICA_RELEASES.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 from collections import Counter
@@ -147,7 +148,9 @@ async def test_two_replicas_post_once_converge_and_handle_each_click_once(
         count = min(WAVE, RELEASES - first)
         await _release_train(system, first, count)
         await eventually(
-            lambda: succeeded(first, count), WAIT, what=f"train {first}..{first + count} shown"
+            functools.partial(succeeded, first, count),
+            WAIT,
+            what=f"train {first}..{first + count} shown",
         )
 
     async def offering(title: str, action_id: str) -> Message:
