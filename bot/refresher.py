@@ -82,6 +82,7 @@ class _Outgoing:
     digest: str
     version: int
     urgent: bool  # clicked, or finished: sent before the others and may use Slack's reserve
+    state: bytes  # the Forest intent state it was rendered from (serialised)
 
 
 class Refresher:
@@ -110,9 +111,6 @@ class Refresher:
         self._tasks: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.TimerHandle] = set()
         self._where: dict[str, ProjectKey] = {}  # intent id -> project, learnt from reads
-        # open messages' intents as last read, and how the ones Forest said ended ended
-        self._last_seen: dict[str, releases_pb2.ReleaseIntentState] = {}
-        self._settled: dict[str, Outcome] = {}
 
     # -- signals -----------------------------------------------------------------------------
 
@@ -286,7 +284,7 @@ class Refresher:
         listing = await self._reader.listing(organisation, project, also=open_ids | work.intents)
         for intent_id in listing.intents:
             self._where[intent_id] = key
-        settled = self._settled_off_page(listing.intents, open_ids | work.intents)
+        settled = await self._settled_off_page(listing.intents, open_ids | work.intents)
         lost = open_ids - listing.intents.keys()
         if lost:  # ended off Forest's page with no completion signal seen: outcome unknowable
             log.warning(
@@ -299,8 +297,6 @@ class Refresher:
         plans = await self._targets(
             [listing.intents[i] for i in wanted if i in listing.intents], subscriptions
         )
-        for intent_id in plans:
-            self._last_seen[intent_id] = listing.intents[intent_id]
         order = sorted(plans, key=lambda i: (i not in work.urgent, not plans[i][1], i))
         now, later = order[:PASS_LIMIT], order[PASS_LIMIT:]
         if later:
@@ -320,6 +316,7 @@ class Refresher:
                 release = replace(release, outcome=settled[intent_id])
             rendered = release_message(release)
             digest = payload_digest(dict(rendered))
+            state = listing.intents[intent_id].SerializeToString()
             urgent = intent_id in work.urgent or release.finished
             for subscription, row in plans[intent_id][0]:
                 message_key = (intent_id, subscription.channel_id)
@@ -327,29 +324,28 @@ class Refresher:
                     outgoing.pop(message_key, None)  # it shows this already: nothing to send
                     continue
                 outgoing[message_key] = _Outgoing(
-                    release, subscription, rendered, digest, version, urgent
+                    release, subscription, rendered, digest, version, urgent, state
                 )
 
-    def settle(self, intent_id: str, status: str) -> None:
+    async def settle(self, intent_id: str, status: str) -> None:
         """Forest signalled that an intent ended with `status` (SUCCEEDED, FAILED, CANCELLED).
 
-        Kept for intents with an open message: if the intent has fallen off Forest's page of 50
-        by the time it is read, its message shows its last live state with this outcome."""
-        outcome = _OUTCOMES.get(status.upper())
-        if outcome is not None and intent_id in self._last_seen:
-            self._settled[intent_id] = outcome
+        Kept where a message showed the intent: if the intent has fallen off Forest's page of 50
+        by the time it is read, its message shows its last shown state with this outcome."""
+        if status.upper() in _OUTCOMES:
+            await self._store.settle_shown_state(intent_id, status.upper())
 
-    def _settled_off_page(
+    async def _settled_off_page(
         self, listed: dict[str, releases_pb2.ReleaseIntentState], wanted: set[str]
     ) -> dict[str, Outcome]:
         """Intents no longer listed whose end Forest signalled: listed again from their last
-        live state, so their message can show the outcome."""
+        shown state, so their message can show the outcome."""
         settled: dict[str, Outcome] = {}
-        for intent_id in wanted - listed.keys():
-            outcome, state = self._settled.get(intent_id), self._last_seen.get(intent_id)
-            if outcome is not None and state is not None:
-                listed[intent_id] = state
-                settled[intent_id] = outcome
+        for intent_id, (raw, status) in (
+            await self._store.ended_states(wanted - listed.keys())
+        ).items():
+            listed[intent_id] = releases_pb2.ReleaseIntentState.FromString(raw)
+            settled[intent_id] = _OUTCOMES[status]
         return settled
 
     async def _targets(
@@ -419,9 +415,6 @@ class Refresher:
                 )
                 failed.add(item.release.intent_id)
             outgoing.pop(message_key, None)
-            if item.release.finished:
-                self._last_seen.pop(item.release.intent_id, None)
-                self._settled.pop(item.release.intent_id, None)
         if not outgoing:
             self._outgoing.pop(key, None)
         if waits:
@@ -446,7 +439,13 @@ class Refresher:
         release, channel = item.release, item.subscription.channel_id
         row = await self._store.message(release.intent_id, channel)  # fresh: replicas share it
         ts = await self._post_or_update(item, row)
-        if ts is not None and release.awaiting_plans:
+        if ts is None:
+            return
+        if release.finished:
+            await self._store.forget_shown_state(release.intent_id)
+        else:
+            await self._store.remember_shown_state(release.intent_id, item.state)
+        if release.awaiting_plans:
             await self._plans.post_awaiting(release, channel, ts)
 
     async def _post_or_update(self, item: _Outgoing, row: MessageRow | None) -> str | None:

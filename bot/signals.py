@@ -131,7 +131,7 @@ class NatsSignals:
         self._metrics.signals.labels("nats").inc()
         status = _completion(msg.data)
         if status is not None:
-            self._refresher.settle(intent_id, status)
+            await self._refresher.settle(intent_id, status)
         self._refresher.nudge_intent(intent_id)
 
     async def _on_events(self, msg: Msg) -> None:
@@ -195,7 +195,7 @@ class EventStream:
                 async for event in self._forest.durable_events(organisation, self._name):
                     delay = 1.0
                     self._metrics.signals.labels("events").inc()
-                    self._handle(organisation, event)
+                    await self._handle(organisation, event)
                     await self._forest.ack_events(organisation, self._name, event.sequence)
                     await self._store.save_event_cursor(organisation, self._name, event.sequence)
             except asyncio.CancelledError:
@@ -209,7 +209,7 @@ class EventStream:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
-    def _handle(self, organisation: str, event: events_pb2.OrgEvent) -> None:
+    async def _handle(self, organisation: str, event: events_pb2.OrgEvent) -> None:
         """Nudge the intent an event is about, else its project; some events touch no message."""
         if event.resource_type in _NOT_SHOWN:
             return
@@ -224,7 +224,7 @@ class EventStream:
         intent = _intent_id(intent_id) if intent_id else None
         status = event.metadata.get("pipeline_status")
         if intent is not None and event.resource_type == "pipeline" and status:
-            self._refresher.settle(intent, status)
+            await self._refresher.settle(intent, status)
         self._refresher.nudge(organisation, event.project, intent)
 
 

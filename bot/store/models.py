@@ -151,3 +151,15 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(Name, primary_key=True)
     holder: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime]
+
+
+class ShownState(Base):
+    """The last Forest state of an intent that a message was brought to, and the outcome Forest
+    signalled when the intent completed: what its message shows once Forest no longer lists it."""
+
+    __tablename__ = "bot_shown_states"
+
+    intent_id: Mapped[str] = mapped_column(ForestId, primary_key=True)
+    state: Mapped[bytes] = mapped_column(LargeBinary)  # a serialised ReleaseIntentState
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime]

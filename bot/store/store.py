@@ -15,12 +15,13 @@ from .database import StoreDatabase
 from .leases import Leases
 from .messages import Messages
 from .migrate import upgrade_head
+from .shown_states import ShownStates
 from .subscriptions import Subscriptions
 from .thread_posts import ThreadPosts
 from .users import Users
 
 
-class Store(Subscriptions, Messages, ThreadPosts, Users, Audit, Cursors, Leases):
+class Store(Subscriptions, Messages, ThreadPosts, Users, Audit, Cursors, Leases, ShownStates):
     """`store = await Store.open(url, cipher)` … `await store.close()` (or `async with`).
 
     Every method is one short transaction: call them from any number of tasks, and from several

@@ -35,7 +35,7 @@ async def test_migrations_match_models(database_url: str) -> None:
     try:
         await upgrade_head(engine)
         await upgrade_head(engine)  # idempotent: a second start-up changes nothing
-        assert await current_revision(engine) == "0002"
+        assert await current_revision(engine) == "0003"
         async with engine.connect() as conn:
             diff = await conn.run_sync(_diff)
             tables = await conn.run_sync(_tables)
