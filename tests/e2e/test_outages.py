@@ -235,5 +235,7 @@ async def test_a_post_whose_record_is_cut_off_is_kept_current_not_doubled(
             await proxy.start()
 
             await vote_over_grpc(system, "carol", intent)
-            await eventually(lambda: all_match(system, ws, channel_id, [intent]), WITHIN)
+            # Fixed, this takes seconds; a shorter give-up bound keeps the xfail from costing
+            # a minute of every run.
+            await eventually(lambda: all_match(system, ws, channel_id, [intent]), WITHIN / 2)
             assert len(ws.top_level(channel_id)) == 1
