@@ -290,10 +290,15 @@ class DevSystem:
     # -- acting as Forest's own clients ------------------------------------------------------
 
     async def release(
-        self, username: str = "bob", *, branch: str = "main", title: str = "Add rate limiting"
+        self,
+        username: str = "bob",
+        *,
+        branch: str = "main",
+        title: str = "Add rate limiting",
+        environments: tuple[str, ...] = (),
     ) -> str:
-        """Annotate a commit and release it through the pipeline as `username`, like Forest's
-        CLI does; returns the release intent id."""
+        """Annotate a commit and release it as `username`, like Forest's CLI does: through the
+        pipeline, or straight to `environments` when given; returns the release intent id."""
         assert self.forest is not None and self.seed is not None
         token = self.seed.tokens[username]
         metadata = (("authorization", f"Bearer {token}"),)
@@ -314,7 +319,11 @@ class DevSystem:
                 timeout=10,
             )
             response = await stub.Release(
-                releases_pb2.ReleaseRequest(artifact_id=annotated.artifact.id, use_pipeline=True),
+                releases_pb2.ReleaseRequest(
+                    artifact_id=annotated.artifact.id,
+                    environments=list(environments),
+                    use_pipeline=not environments,
+                ),
                 metadata=metadata,
                 timeout=10,
             )

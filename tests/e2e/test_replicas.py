@@ -18,14 +18,12 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import grpc
 import pytest
 from sqlalchemy import text
 
 from blocks import ids
 from bot.botprocess import BotProcess, free_port
 from bot.devsystem import DevSystem
-from forest.v1 import releases_pb2, releases_pb2_grpc
 from forestd.db.engine import make_engine
 from sandbox.records import Message
 from sandbox.testing import eventually
@@ -77,32 +75,13 @@ async def replicas(tmp_path: Path, nats_url: str, pg_url: str) -> AsyncIterator[
 
 async def _release_train(system: DevSystem, first: int, count: int) -> None:
     """bob releases `count` commits straight to staging (no gate: each finishes in moments)."""
-    assert system.forest is not None
-    metadata = (("authorization", f"Bearer {system.users['bob'].token}"),)
-    async with grpc.aio.insecure_channel(system.forest.address) as channel:
-        stub = releases_pb2_grpc.ReleaseServiceStub(channel)
-        limit = asyncio.Semaphore(8)
+    limit = asyncio.Semaphore(8)
 
-        async def one(n: int) -> None:
-            async with limit:
-                annotated = await stub.AnnotateRelease(
-                    releases_pb2.AnnotateReleaseRequest(
-                        project=releases_pb2.Project(organisation="acme", project="api"),
-                        ref=releases_pb2.Ref(commit_sha=f"{n:040x}", branch="main"),
-                        context=releases_pb2.ArtifactContext(title=f"train-{n:04d}"),
-                    ),
-                    metadata=metadata,
-                    timeout=30,
-                )
-                await stub.Release(
-                    releases_pb2.ReleaseRequest(
-                        artifact_id=annotated.artifact.id, environments=["staging"]
-                    ),
-                    metadata=metadata,
-                    timeout=30,
-                )
+    async def one(n: int) -> None:
+        async with limit:
+            await system.release("bob", title=f"train-{n:04d}", environments=("staging",))
 
-        await asyncio.gather(*(one(n) for n in range(first, first + count)))
+    await asyncio.gather(*(one(n) for n in range(first, first + count)))
 
 
 def _by_title(messages: list[Message], title: str) -> Message | None:

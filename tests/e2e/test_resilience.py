@@ -104,30 +104,6 @@ async def test_forest_down_during_a_click_is_said_and_no_phantom_vote(
         assert "0/2" in shown(release_message(ws))
 
 
-async def _direct_release(system: DevSystem, title: str) -> None:
-    """bob releases straight to staging (no pipeline): it finishes in moments."""
-    assert system.forest is not None
-    metadata = (("authorization", f"Bearer {system.users['bob'].token}"),)
-    async with grpc.aio.insecure_channel(system.forest.address) as channel:
-        stub = releases_pb2_grpc.ReleaseServiceStub(channel)
-        annotated = await stub.AnnotateRelease(
-            releases_pb2.AnnotateReleaseRequest(
-                project=releases_pb2.Project(organisation="acme", project="api"),
-                ref=releases_pb2.Ref(commit_sha=f"{len(title):040d}", branch="main"),
-                context=releases_pb2.ArtifactContext(title=title),
-            ),
-            metadata=metadata,
-            timeout=10,
-        )
-        await stub.Release(
-            releases_pb2.ReleaseRequest(
-                artifact_id=annotated.artifact.id, environments=["staging"]
-            ),
-            metadata=metadata,
-            timeout=10,
-        )
-
-
 async def _newest_page(system: DevSystem) -> set[str]:
     assert system.forest is not None
     async with grpc.aio.insecure_channel(system.forest.address) as channel:
@@ -153,7 +129,7 @@ async def test_an_open_release_older_than_forests_page_still_updates(
         original = release_message(ws)
         assert original is not None
         for n in range(50):
-            await _direct_release(system, f"hotfix {n}")
+            await system.release("bob", title=f"hotfix {n}", environments=("staging",))
         assert intent not in await _newest_page(system)
 
         await vote_over_grpc(system, "carol", intent)
