@@ -28,6 +28,7 @@ from blocks.kit import Message
 from blocks.model import Outcome, Release
 from blocks.release import release_message
 from blocks.text import parse_time
+from bot.channel_gone import drop_gone_channel
 from bot.forest_client import ForestError
 from bot.metrics import Metrics
 from bot.plan_poster import PlanPoster
@@ -111,6 +112,7 @@ class Refresher:
         self._tasks: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.TimerHandle] = set()
         self._where: dict[str, ProjectKey] = {}  # intent id -> project, learnt from reads
+        self._unrecorded: dict[MessageKey, str] = {}  # posted, but the database was unreachable
 
     # -- signals -----------------------------------------------------------------------------
 
@@ -427,12 +429,9 @@ class Refresher:
         self, key: ProjectKey, subscription: SubscriptionRow, exc: ChannelGone
     ) -> None:
         channel = subscription.channel_id
-        removed = await self._store.remove_channel(subscription.team_id, channel)
+        await drop_gone_channel(self._store, self._slack, subscription.team_id, channel, exc.error)
         for message_key in [k for k in self._outgoing.get(key, {}) if k[1] == channel]:
             self._outgoing[key].pop(message_key, None)
-        log.warning(
-            "channel %s is gone (%s): dropped its %d subscription(s)", channel, exc.error, removed
-        )
 
     async def _sync_one(self, item: _Outgoing) -> None:
         """Bring one message to the item's state (unless it already shows it or newer)."""
@@ -452,6 +451,13 @@ class Refresher:
         """Bring one message to `rendered`; returns its ts (None when another replica posts)."""
         release, subscription = item.release, item.subscription
         channel, intent_id = subscription.channel_id, release.intent_id
+        posted = self._unrecorded.get((intent_id, channel))
+        if posted is not None and (row is None or row.ts is None):
+            # our post reached Slack but its record did not reach the database: record it now
+            # (the claim is still ours) and bring it up to date, instead of posting it again
+            await self._store.record_post(intent_id, channel, posted, "", 0, False)
+            row = await self._store.message(intent_id, channel)
+        self._unrecorded.pop((intent_id, channel), None)
         if row is not None and row.ts is not None:
             if row.digest == item.digest or row.version > item.version:
                 return row.ts
@@ -480,9 +486,11 @@ class Refresher:
         except BaseException:
             await self._store.release_claim(intent_id, channel)
             raise
+        self._unrecorded[(intent_id, channel)] = ts
         await self._store.record_post(
             intent_id, channel, ts, item.digest, item.version, release.finished
         )
+        self._unrecorded.pop((intent_id, channel), None)
         log.info("posted release %s in %s", intent_id, channel, extra={"intent_id": intent_id})
         return ts
 

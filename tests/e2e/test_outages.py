@@ -14,7 +14,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-import pytest
 from sqlalchemy import text
 
 from blocks import ids
@@ -201,12 +200,6 @@ async def test_postgresql_restarted_mid_burst(tmp_path: Path, nats_url: str, pg_
             await finish(system, channel_id, intents)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug, fix pending in bot/refresher.py (lead): when the database is cut between "
-    "chat.postMessage and record_post, the claim keeps ts NULL, so the message is never updated "
-    "and is posted a second time once the claim goes stale (120 s)",
-)
 async def test_a_post_whose_record_is_cut_off_is_kept_current_not_doubled(
     tmp_path: Path, nats_url: str, pg_url: str
 ) -> None:
@@ -235,7 +228,5 @@ async def test_a_post_whose_record_is_cut_off_is_kept_current_not_doubled(
             await proxy.start()
 
             await vote_over_grpc(system, "carol", intent)
-            # Fixed, this takes seconds; a shorter give-up bound keeps the xfail from costing
-            # a minute of every run.
-            await eventually(lambda: all_match(system, ws, channel_id, [intent]), WITHIN / 2)
+            await eventually(lambda: all_match(system, ws, channel_id, [intent]), WITHIN)
             assert len(ws.top_level(channel_id)) == 1

@@ -104,12 +104,6 @@ async def test_a_private_channel_the_bot_left_is_dropped_with_one_log_line(
         assert len(gone_lines(caplog)) == 1 and "channel_not_found" in gone_lines(caplog)[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pending the lead's one-line hook: the refresher's ChannelGone path calls "
-    "bot.channel_gone.drop_gone_channel (which DMs the subscriber) instead of "
-    "store.remove_channel + its own log line",
-)
 async def test_whoever_subscribed_a_gone_channel_is_told_by_dm(
     tmp_path: Path, nats_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
