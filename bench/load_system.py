@@ -434,9 +434,14 @@ async def _start_real(system: LoadSystem) -> RealBot:
         **bot_environment(settings),
         "FOREST_BOT_CHAT_UPDATES_PER_MINUTE": str(system.chat_updates_per_minute),
     }
+    # LOAD_PROFILE_BOT=<file>: run the bot under pyinstrument (not a project dependency:
+    # `.venv/bin/pip install pyinstrument`), its profile written there when it stops
+    profile = os.environ.get("LOAD_PROFILE_BOT")
+    profiler = ["-m", "pyinstrument", "-r", "text", "-o", profile] if profile else []
     with log_path.open("ab") as log:
         child = await asyncio.create_subprocess_exec(
             sys.executable,
+            *profiler,
             "-m",
             "bot.cli",
             "run",
