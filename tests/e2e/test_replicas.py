@@ -35,7 +35,7 @@ from .test_story import approval_state
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]
 
 RELEASES = int(os.environ.get("FOREST_TEST_REPLICA_RELEASES", "1000"))
-WAVE = 25  # well inside Forest's page of 50 newest intents
+WAVE = 40  # inside Forest's page of 50 newest intents, with the gated ones
 GATED = 4  # releases through the pipeline: a plan to approve, then 2 approvals, all by clicks
 WAIT = float(
     os.environ.get("FOREST_TEST_REPLICA_WAIT", "600")
