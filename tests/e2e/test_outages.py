@@ -26,7 +26,7 @@ from sandbox.testing import eventually
 
 from .conftest import options
 from .proxy import TcpProxy
-from .story import shown
+from .story import buttons, shown
 from .test_kill import WITHIN, all_match, message_of, votable
 from .test_resilience import vote_over_grpc
 from .test_story import approval_state
@@ -86,6 +86,11 @@ async def _equals(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
 
 
+def awaiting_plan(ws: Workspace, channel_id: str, intent: str) -> bool:
+    message = message_of(ws, channel_id, intent)
+    return message is not None and ids.ACTION_PLAN_APPROVE in buttons(message)
+
+
 async def voters(system: DevSystem, intent: str) -> list[str]:
     return sorted(d.username for d in (await approval_state(system, intent)).decisions)
 
@@ -143,6 +148,9 @@ async def test_forest_stopped_and_started_mid_burst(tmp_path: Path, nats_url: st
         channel_id = deploys_id(ws)
         intents = await burst(system, channel_id)
         await vote_over_grpc(system, "carol", intents[0])
+        # forestd fails a deploy or plan that is running when it stops (the release ends
+        # "failed"), so it stops once every release waits for its plan's approval.
+        await eventually(lambda: all(awaiting_plan(ws, channel_id, i) for i in intents), WITHIN)
 
         await system.stop_forest()
         for intent in intents[:2]:
