@@ -14,6 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import AliasChoices, SecretStr
+
+from bot.config import BotSettings
+
 # Settings a bot child takes from its environment only; none are inherited from this process.
 _BOT_ENV_PREFIXES = ("SLACK_", "FOREST_")
 
@@ -25,31 +29,25 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
-def bot_environment(settings: Any) -> dict[str, str]:
-    """The environment of `forest-bot run` configured by settings (a bot.config.BotSettings),
-    as docs/bot.md names the variables, over this process's minus every SLACK_*/FOREST_*."""
+def bot_environment(settings: BotSettings) -> dict[str, str]:
+    """The environment of `forest-bot run` configured by `settings`: every setting under the
+    variable docs/bot.md names it by (the first of its aliases), over this process's environment
+    minus every SLACK_*/FOREST_* variable."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(_BOT_ENV_PREFIXES)}
-
-    def secret(value: Any) -> str:
-        return "" if value is None else str(value.get_secret_value())
-
-    return {
-        **clean,
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-        "SLACK_BOT_TOKEN": secret(settings.slack_bot_token),
-        "SLACK_APP_TOKEN": secret(settings.slack_app_token),
-        "SLACK_SIGNING_SECRET": secret(settings.slack_signing_secret),
-        "SLACK_API_URL": settings.slack_api_url or "",
-        "FOREST_BOT_MODE": settings.mode,
-        "FOREST_BOT_HTTP_HOST": settings.http_host,
-        "FOREST_BOT_HTTP_PORT": str(settings.http_port),
-        "FOREST_ADDRESS": settings.forest_address,
-        "FOREST_SERVICE_TOKEN": secret(settings.forest_service_token),
-        "FOREST_BOT_NATS_URL": settings.nats_url or "",
-        "FOREST_BOT_DATABASE_URL": settings.database_url,
-        "FOREST_BOT_TOKEN_KEY": secret(settings.token_key),
-        "FOREST_BOT_RECONCILE_SECONDS": f"{settings.reconcile_seconds:g}",
-    }
+    env = {**clean, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for name, field in BotSettings.model_fields.items():
+        alias = field.validation_alias
+        if not isinstance(alias, AliasChoices):
+            continue
+        value = getattr(settings, name)
+        if value is None:
+            continue  # unset: the child's default
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, float):
+            value = f"{value:g}"
+        env[str(alias.choices[0])] = str(value)
+    return env
 
 
 class BotProcess:

@@ -43,6 +43,11 @@ class Metrics:
             ["method"],
             registry=r,
         )
+        self.outgoing = Gauge(
+            "forest_bot_outgoing_messages",
+            "messages whose newer state is rendered and waits for Slack's budget",
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "forest_bot_refresh_queue_depth", "projects waiting for a refresh", registry=r
         )

@@ -419,6 +419,7 @@ class Refresher:
             outgoing.pop(message_key, None)
         if not outgoing:
             self._outgoing.pop(key, None)
+        self._metrics.outgoing.set(self.outgoing())
         if waits:
             self._enqueue_later(min(waits), key, _Work())
         if failed:

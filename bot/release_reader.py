@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from blocks.from_forest import release_from_forest
 from blocks.model import Bypass, Commit, Person, Release
 from bot.forest_client import ForestClient
-from bot.store import Store
+from bot.store import AuditRecord, Store
 from forest.v1 import policies_pb2, releases_pb2
+
+READS_IN_FLIGHT = 8  # Forest evaluations at once: a burst of reads must not starve Forest's votes
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class ReleaseReader:
         self._forest = forest
         self._store = store
         self._artifacts: dict[str, _Artifact] = {}
+        self._reads = asyncio.Semaphore(READS_IN_FLIGHT)
 
     async def listing(
         self, organisation: str, project: str, *, also: Iterable[str] = ()
@@ -76,13 +79,35 @@ class ReleaseReader:
     async def releases(
         self, listing: ProjectListing, intent_ids: Iterable[str], team_id: str
     ) -> dict[str, Release]:
-        """The view model of each named intent in the listing (others are skipped)."""
+        """The view model of each named intent in the listing (others are skipped): every
+        gate evaluated (at most `READS_IN_FLIGHT` Forest reads at once), then one store read for
+        the linked Slack ids and one for the audit entries of them all."""
         intents = [listing.intents[i] for i in intent_ids if i in listing.intents]
         if not intents:
             return {}
         await self._load_artifacts(listing, intents)
-        built = await asyncio.gather(*(self._release(listing, i, team_id) for i in intents))
-        return {r.intent_id: r for r in built}
+        evaluations = await asyncio.gather(*(self._evaluations(listing, i) for i in intents))
+        people = {
+            d.user_id
+            for responses in evaluations
+            for r in responses.values()
+            for e in r.evaluations
+            if e.HasField("external_approval_state")
+            for d in e.external_approval_state.decisions
+        }
+        people |= {a.author_id for i in intents if (a := self._artifacts.get(i.artifact_id))}
+        people.discard("")
+        slack_ids = await self._store.slack_ids_for(team_id, people) if people else {}
+        decided: dict[str, list[AuditRecord]] = {}
+        for entry in await self._store.audit_entries_for([i.release_intent_id for i in intents]):
+            if entry.result == "recorded":
+                decided.setdefault(entry.intent_id, []).append(entry)
+        return {
+            intent.release_intent_id: self._release(
+                listing, intent, responses, slack_ids, decided.get(intent.release_intent_id, [])
+            )
+            for intent, responses in zip(intents, evaluations, strict=True)
+        }
 
     async def _load_artifacts(
         self, listing: ProjectListing, intents: list[releases_pb2.ReleaseIntentState]
@@ -100,45 +125,40 @@ class ReleaseReader:
                 artifact.source.user,
             )
 
-    async def _release(
-        self, listing: ProjectListing, intent: releases_pb2.ReleaseIntentState, team_id: str
-    ) -> Release:
+    async def _evaluations(
+        self, listing: ProjectListing, intent: releases_pb2.ReleaseIntentState
+    ) -> dict[str, policies_pb2.EvaluatePoliciesResponse]:
         envs = sorted(intent_environments(intent) & listing.gated_environments)
         artifact = self._artifacts.get(intent.artifact_id)
         # Forest evaluates branch rules on the request's branch, not the intent's: pass it.
         branch = artifact.commit.branch if artifact and artifact.commit.branch else None
-        responses = await asyncio.gather(
-            *(
-                self._forest.evaluate(
+
+        async def evaluate(env: str) -> policies_pb2.EvaluatePoliciesResponse:
+            async with self._reads:
+                return await self._forest.evaluate(
                     listing.organisation,
                     listing.project,
                     env,
                     intent.release_intent_id,
                     branch=branch,
                 )
-                for env in envs
-            )
-        )
-        evaluations = dict(zip(envs, responses, strict=True))
-        people = {
-            d.user_id
-            for r in responses
-            for e in r.evaluations
-            if e.HasField("external_approval_state")
-            for d in e.external_approval_state.decisions
-        }
+
+        responses = await asyncio.gather(*(evaluate(env) for env in envs))
+        return dict(zip(envs, responses, strict=True))
+
+    def _release(
+        self,
+        listing: ProjectListing,
+        intent: releases_pb2.ReleaseIntentState,
+        evaluations: dict[str, policies_pb2.EvaluatePoliciesResponse],
+        slack_ids: dict[str, str],
+        decided: list[AuditRecord],
+    ) -> Release:
+        artifact = self._artifacts.get(intent.artifact_id)
         author: Person | None = None
         if artifact is not None and artifact.author_id:
-            people.add(artifact.author_id)
-            author = Person(artifact.author_id, artifact.author_name)
-        slack_ids = await self._store.slack_ids_for(team_id, people) if people else {}
-        if author is not None and not author.username:
-            author = Person(author.forest_user_id, _known_name(responses, author.forest_user_id))
-        decided = [
-            e
-            for e in await self._store.audit_entries(intent.release_intent_id)
-            if e.result == "recorded"
-        ]
+            name = artifact.author_name or _known_name(evaluations.values(), artifact.author_id)
+            author = Person(artifact.author_id, name)
         return release_from_forest(
             intent,
             organisation=listing.organisation,
@@ -146,7 +166,7 @@ class ReleaseReader:
             commit=artifact.commit if artifact else None,
             author=author,
             slack_ids=slack_ids,
-            # from the bot's audit log, one read: Forest keeps neither bypasses nor plan deciders
+            # from the bot's audit log: Forest keeps neither bypasses nor plan deciders
             bypasses=[
                 Bypass(e.environment, e.forest_user_id, e.comment)
                 for e in decided

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Row, Select, insert, select
@@ -65,6 +66,16 @@ class Audit:
         )
         async with self._db.write() as conn:
             await conn.execute(statement)
+
+    async def audit_entries_for(self, intent_ids: Collection[str]) -> list[AuditRecord]:
+        """The entries of these intents, oldest first, in one query per 500 ids."""
+        ids = sorted(set(intent_ids))
+        out: list[AuditRecord] = []
+        async with self._db.read() as conn:
+            for start in range(0, len(ids), 500):
+                statement = _entries().where(AuditEntry.intent_id.in_(ids[start : start + 500]))
+                out.extend(_record(row) for row in await conn.execute(statement))
+        return out
 
     async def audit_entries(self, intent_id: str | None = None) -> list[AuditRecord]:
         """The log, oldest first; only one intent's entries when `intent_id` is given."""

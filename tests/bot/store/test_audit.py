@@ -52,6 +52,11 @@ async def test_entries_come_back_oldest_first_and_per_intent(store: Store) -> No
         "plan_reject",
     ]
     assert await store.audit_entries("nothing") == []
+    both = await store.audit_entries_for([INTENT, "another", "nothing"])
+    assert [(e.intent_id, e.action) for e in both] == [
+        (e.intent_id, e.action) for e in entries if e.intent_id in (INTENT, "another")
+    ]
+    assert await store.audit_entries_for([]) == []
 
 
 async def test_an_explicit_time_is_kept(store: Store) -> None:
