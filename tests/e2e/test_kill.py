@@ -125,22 +125,26 @@ async def test_sigkill_mid_burst_then_restart_converges(tmp_path: Path) -> None:
 
             releasing = asyncio.create_task(burst())
             acked: list[str] = []  # intents whose Approve click the bot acked
+            clicked: list[str] = []  # every click Slack delivered, acked in time or not
             while len(acked) < KILL_AFTER_CLICKS:
-                await eventually(lambda: len(intents) > len(acked), WITHIN)
-                intent = intents[len(acked)]
+                await eventually(lambda: len(intents) > len(clicked), WITHIN)
+                intent = intents[len(clicked)]
                 message = await votable(ws, deploys.id, intent)
                 ack: Ack = await driver.click(
                     "alice", message=message, action_id=ids.ACTION_APPROVE
                 )
-                assert ack.ok, ack.error
-                acked.append(intent)
+                clicked.append(intent)
+                # On a loaded machine an ack can miss Slack's 3 s: Slack shows alice an error,
+                # and the bot may still handle the click; the invariants below hold either way.
+                if ack.ok:
+                    acked.append(intent)
 
             assert await bot.kill() == -9  # mid-burst: answers and refreshes still in flight
             answered_before_kill = recorded_answers(ws, alice.slack_id)
             hub = system.sandbox.socket_mode
             await eventually(lambda: not hub.connected.is_set(), WITHIN)
             # A click while no bot runs: Slack shows the person the failure, nothing is recorded.
-            down = message_of(ws, deploys.id, intents[len(acked)])
+            down = message_of(ws, deploys.id, intents[len(clicked)])
             if down is not None and ids.ACTION_APPROVE in buttons(down):
                 refused = await driver.click("alice", message=down, action_id=ids.ACTION_APPROVE)
                 assert not refused.ok and refused.error
@@ -156,7 +160,7 @@ async def test_sigkill_mid_burst_then_restart_converges(tmp_path: Path) -> None:
                 for i in intents
                 if any(d.username == "alice" for d in (await approval_state(system, i)).decisions)
             ]
-            assert set(alice_votes) <= set(acked)
+            assert set(alice_votes) <= set(clicked)
             assert answered_before_kill <= recorded_answers(ws, alice.slack_id) <= len(alice_votes)
             # An acked click with no vote in Forest is visibly not recorded: the message still
             # offers alice the button and does not name her (checked by all_match above).
