@@ -34,7 +34,7 @@ from bot.refresher import Refresher
 from bot.release_reader import ReleaseReader
 from bot.signals import EventStream, NatsSignals, reconcile_forever
 from bot.slack_budget import SlackBudget, chat_update_pace
-from bot.slack_errors import SlackCallFailed
+from bot.slack_errors import AuthRevoked, SlackCallFailed
 from bot.slack_gateway import SlackGateway, make_client
 from bot.store import Store, TokenCipher
 from handlers.actions import ActionHandlers
@@ -53,7 +53,13 @@ log = logging.getLogger(__name__)
 
 
 class StartupError(RuntimeError):
-    """A dependency is missing or refuses the bot; the message is one line saying which."""
+    """A dependency is missing or refuses the bot; the message is one line saying which.
+
+    `lasting`: no restart can fix it (Slack refuses the token): a person must act."""
+
+    def __init__(self, message: str, *, lasting: bool = False) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 class Bot:
@@ -110,7 +116,9 @@ class Bot:
                 raise StartupError(
                     f"Slack at {where} is unreachable (SLACK_API_URL; checking SLACK_BOT_TOKEN)"
                 ) from None
-            raise StartupError(f"Slack refused SLACK_BOT_TOKEN ({exc.error})") from None
+            raise StartupError(
+                f"Slack refused SLACK_BOT_TOKEN ({exc.error})", lasting=isinstance(exc, AuthRevoked)
+            ) from None
         forest = ForestClient(s.forest_address, s.forest_service_token.get_secret_value())
         try:
             await forest.check_health()

@@ -16,9 +16,19 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+WORK_SLOTS = 8  # votes worked on at once after their ack
+
+
 class InFlight:
-    def __init__(self) -> None:
+    def __init__(self, slots: int = WORK_SLOTS) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._slots = asyncio.Semaphore(slots)
+
+    def bounded(self) -> asyncio.Semaphore:
+        """`async with inflight.bounded():` around a handler's work after its ack. Under a burst
+        the clicks queue here instead of in the event loop, so every ack still goes out at once
+        (Slack wants it within 3 s; the answer may follow later)."""
+        return self._slots
 
     @contextlib.asynccontextmanager
     async def track(self) -> AsyncIterator[None]:

@@ -231,8 +231,8 @@ class Refresher:
                 continue
             key, work = taken
             try:
-                if self._slack.revoked:
-                    log.error("not refreshing %s/%s: Slack revoked the bot token", *key)
+                if self._slack.revoked:  # said once by the gateway; /healthz fails
+                    log.debug("not refreshing %s/%s: Slack revoked the bot token", *key)
                     continue
                 await self._refresh(key, work)
                 self._metrics.refresh_seconds.observe(time.monotonic() - work.queued_at)

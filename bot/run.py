@@ -7,6 +7,8 @@ import asyncio
 import sys
 from typing import Any
 
+from aiohttp import web
+
 from bot.app import Bot, StartupError
 from bot.cli import stop_requested
 from bot.config import ConfigError, load_settings
@@ -52,7 +54,34 @@ async def run_command(args: argparse.Namespace) -> int:
         stop.cancel()
     except StartupError as exc:
         print(f"forest-bot: {exc}", file=sys.stderr)
+        if exc.lasting:  # restarting cannot help: stay up, unhealthy, until told to stop
+            await bot.stop()
+            await _unhealthy_until(settings.http_host, settings.http_port, str(exc), stopping)
         return 1
     finally:
         await bot.stop()
     return 0
+
+
+async def _unhealthy_until(host: str, port: int, problem: str, stopping: asyncio.Event) -> None:
+    """Answer /healthz with 503 and the problem until a stop is requested, calling nothing else:
+    a supervisor sees the bot unhealthy instead of restarting it in a loop."""
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": False, "problems": [problem]}, status=503)
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        print(f"forest-bot: cannot serve /healthz on {host}:{port}: {exc}", file=sys.stderr)
+        await runner.cleanup()
+        return
+    print(f"forest-bot: waiting to be stopped; /healthz on {host}:{port} says why", file=sys.stderr)
+    try:
+        await stopping.wait()
+    finally:
+        await runner.cleanup()

@@ -49,17 +49,20 @@ class ActionHandlers:
     @tracked
     async def approve(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
-        request = await self._parse(body)
-        if request is not None:
-            await self._answer(request, await self._decisions.approve(request.actor, request.ref))
+        async with self._ctx.inflight.bounded():
+            request = await self._parse(body)
+            if request is not None:
+                answer = await self._decisions.approve(request.actor, request.ref)
+                await self._answer(request, answer)
 
     @tracked
     async def approve_plan(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
-        request = await self._parse(body)
-        if request is not None:
-            answer = await self._decisions.approve_plan(request.actor, request.ref)
-            await self._answer(request, answer)
+        async with self._ctx.inflight.bounded():
+            request = await self._parse(body)
+            if request is not None:
+                answer = await self._decisions.approve_plan(request.actor, request.ref)
+                await self._answer(request, answer)
 
     @tracked
     async def open_reject(self, ack: Ack, body: dict[str, Any]) -> None:

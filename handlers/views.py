@@ -41,8 +41,9 @@ class ViewHandlers:
             return
         await ack()
         comment = submission.input(ids.COMMENT_BLOCK, ids.COMMENT_INPUT)
-        answer = await self._decisions.reject(submission.actor, origin.ref, comment)
-        await self._say(origin, submission, answer)
+        async with self._ctx.inflight.bounded():
+            answer = await self._decisions.reject(submission.actor, origin.ref, comment)
+            await self._say(origin, submission, answer)
 
     @tracked
     async def reject_plan(self, ack: Ack, body: dict[str, Any]) -> None:
@@ -51,8 +52,9 @@ class ViewHandlers:
             return
         await ack()
         reason = submission.input(ids.REASON_BLOCK, ids.REASON_INPUT)
-        answer = await self._decisions.reject_plan(submission.actor, origin.ref, reason)
-        await self._say(origin, submission, answer)
+        async with self._ctx.inflight.bounded():
+            answer = await self._decisions.reject_plan(submission.actor, origin.ref, reason)
+            await self._say(origin, submission, answer)
 
     @tracked
     async def bypass(self, ack: Ack, body: dict[str, Any]) -> None:

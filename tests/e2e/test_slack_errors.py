@@ -195,3 +195,34 @@ async def _settled_after(bot: BotProcess, signals: float) -> bool:
 async def _is_503(bot: BotProcess) -> bool:
     status, body = await healthz(bot)
     return status == 503 and "slack token revoked" in body
+
+
+async def test_a_bot_started_with_a_refused_token_stays_up_unhealthy_instead_of_looping(
+    tmp_path: Path,
+) -> None:
+    """A supervisor restarting a bot whose token Slack refuses would restart it for ever: it
+    says so in one line, answers /healthz 503 with the reason, calls Slack no more, and stops
+    when told to."""
+    async with child_system(tmp_path) as system:
+        assert system.sandbox is not None
+        ws, web_api = system.sandbox.workspace, system.sandbox.web_api
+        ws.revoke_bot_token()
+        bot = await BotProcess.start(system.bot_settings(), cwd=tmp_path)
+        try:
+
+            async def unhealthy() -> bool:
+                try:
+                    status, body = await healthz(bot)
+                except aiohttp.ClientConnectionError:
+                    return False  # not listening yet
+                return status == 503 and "Slack refused SLACK_BOT_TOKEN (token_revoked)" in body
+
+            await eventually(unhealthy, WITHIN, what="/healthz saying why")
+            await eventually(unhealthy, WITHIN)  # asked again: still up
+            assert bot.process.returncode is None
+            assert list(web_api.answers) == [("auth.test", "token_revoked")]  # one call, ever
+        finally:
+            code = await bot.stop()
+        assert code == 1
+        said = [line for line in bot.log_tail(50).splitlines() if "SLACK_BOT_TOKEN" in line]
+        assert said == ["forest-bot: Slack refused SLACK_BOT_TOKEN (token_revoked)"]
