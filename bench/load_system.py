@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -40,7 +39,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import common  # noqa: E402
 
-from bot.botprocess import BotProcess, bot_environment, free_port  # noqa: E402
+from bot.botprocess import BotProcess, free_port  # noqa: E402
 from sandbox.records import Message  # noqa: E402
 from sandbox.server import Sandbox  # noqa: E402
 
@@ -84,19 +83,8 @@ class Seeded:
 
 
 async def _seed(server: Any, projects: int, per_project: int) -> Seeded:
-    from forest.v1 import policies_pb2
-    from forestd.auth import SERVICE_ACCOUNT_ID
-    from forestd.db.models import PipelineStageState, ReleaseIntent
-    from forestd.db.types import utcnow
-    from forestd.policy_engine import policy_row
-    from forestd.provisioning import (
-        add_member,
-        create_artifact,
-        create_organisation,
-        create_project,
-        create_token,
-        create_user,
-    )
+    from forestd.provisioning import add_member, create_organisation, create_token, create_user
+    from forestd.seed import seed_gated_project
 
     voters: list[Voter] = []
     by_project: dict[str, list[str]] = {}
@@ -106,44 +94,15 @@ async def _seed(server: Any, projects: int, per_project: int) -> Seeded:
             user = await create_user(uow, f"voter{k}")
             await add_member(uow, org, user, "admin" if k == 0 else "member")
             voters.append(Voter(user.username, user.id, (await create_token(uow, user))[1]))
-        gate = policies_pb2.ExternalApprovalConfig(
-            target_environment=ENVIRONMENT, required_approvals=REQUIRED_APPROVALS
-        )
         for name in project_names(projects):
-            project = await create_project(uow, org, name)
-            uow.session.add(policy_row(project.id, "gate", gate))
-            by_project[name] = []
-            for k in range(per_project):
-                artifact = await create_artifact(
-                    uow,
-                    org,
-                    project,
-                    commit_sha=secrets.token_hex(20),
-                    branch="main",
-                    commit_message=f"Load release {name} #{k + 1}",
-                )
-                intent = ReleaseIntent(
-                    project_id=project.id,
-                    artifact_id=artifact.id,
-                    actor_id=SERVICE_ACCOUNT_ID,
-                    actor_type="service",
-                    branch="main",
-                    commit_sha=artifact.commit_sha,
-                    commit_message=artifact.commit_message,
-                    created_at=utcnow(),
-                )
-                uow.session.add(intent)
-                await uow.session.flush()
-                uow.session.add(
-                    PipelineStageState(
-                        release_intent_id=intent.id,
-                        stage_id="deploy-production",
-                        stage_type="deploy",
-                        environment=ENVIRONMENT,
-                        queued_at=intent.created_at,
-                    )
-                )
-                by_project[name].append(intent.id)
+            by_project[name] = await seed_gated_project(
+                uow,
+                org,
+                name,
+                environment=ENVIRONMENT,
+                required_approvals=REQUIRED_APPROVALS,
+                open_intents=per_project,
+            )
     return Seeded(server.address, by_project, voters)
 
 
@@ -425,33 +384,16 @@ def _bot_settings(system: LoadSystem) -> Any:
 
 
 async def _start_real(system: LoadSystem) -> RealBot:
-    """forest-bot run, as BotProcess.start starts it, plus its chat.update pace
-    (FOREST_BOT_CHAT_UPDATES_PER_MINUTE, which bot_environment does not pass on): 0 while the
+    """forest-bot run with its chat.update pace (FOREST_BOT_CHAT_UPDATES_PER_MINUTE): 0 while the
     sandbox has no rate limits, Slack's 50 once it has them (system.chat_updates_per_minute)."""
-    settings = _bot_settings(system)
-    log_path = system.tmp / "forest-bot.log"
-    env = {
-        **bot_environment(settings),
-        "FOREST_BOT_CHAT_UPDATES_PER_MINUTE": str(system.chat_updates_per_minute),
-    }
+    settings = _bot_settings(system).model_copy(
+        update={"chat_updates_per_minute": system.chat_updates_per_minute}
+    )
     # LOAD_PROFILE_BOT=<file>: run the bot under pyinstrument (not a project dependency:
     # `.venv/bin/pip install pyinstrument`), its profile written there when it stops
     profile = os.environ.get("LOAD_PROFILE_BOT")
     profiler = ["-m", "pyinstrument", "-r", "text", "-o", profile] if profile else []
-    with log_path.open("ab") as log:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *profiler,
-            "-m",
-            "bot.cli",
-            "run",
-            cwd=system.tmp,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    process = BotProcess(child, f"http://{settings.http_host}:{settings.http_port}", log_path)
+    process = await BotProcess.start(settings, cwd=system.tmp, python_args=profiler)
     try:
         system.sandbox.driver.use_socket_mode()
         await process.wait_healthy(SETUP_WITHIN)

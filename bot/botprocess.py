@@ -11,6 +11,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,22 +64,43 @@ class BotProcess:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
 
     @classmethod
-    async def start(cls, settings: Any, *, cwd: Path) -> BotProcess:
-        """Start the child (cwd holds its log and no .env); see wait_healthy."""
+    async def start(
+        cls, settings: Any, *, cwd: Path, python_args: Sequence[str] = ()
+    ) -> BotProcess:
+        """Start the child configured by `settings` (cwd holds its log, appended to, and no
+        .env); see wait_healthy. `python_args` go to the interpreter before `-m bot.cli` (e.g.
+        a profiler's)."""
+        base_url = f"http://{settings.http_host}:{settings.http_port}"
+        return await cls.start_with(
+            bot_environment(settings), cwd=cwd, base_url=base_url, python_args=python_args
+        )
+
+    @classmethod
+    async def start_with(
+        cls,
+        environment: dict[str, str],
+        *,
+        cwd: Path,
+        base_url: str,
+        python_args: Sequence[str] = (),
+    ) -> BotProcess:
+        """Start the child with exactly this environment (e.g. a compose file's); its health
+        and metrics answer at `base_url`."""
         log_path = cwd / "forest-bot.log"
-        with log_path.open("wb") as log:
+        with log_path.open("ab") as log:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
+                *python_args,
                 "-m",
                 "bot.cli",
                 "run",
                 cwd=cwd,
-                env=bot_environment(settings),
+                env=environment,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
             )
-        return cls(process, f"http://{settings.http_host}:{settings.http_port}", log_path)
+        return cls(process, base_url, log_path)
 
     @property
     def pid(self) -> int:

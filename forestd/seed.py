@@ -20,12 +20,21 @@ Seeding twice is refused with a clear message (the tokens cannot be shown again)
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from forest.v1 import policies_pb2
 
-from .db.models import Organisation, Project, ReleasePipeline
+from .auth import SERVICE_ACCOUNT_ID
+from .db.models import (
+    Organisation,
+    PipelineStageState,
+    Project,
+    ReleaseIntent,
+    ReleasePipeline,
+)
+from .db.types import utcnow
 from .errors import AlreadyExists
 from .policy_engine import ConfigMessage, policy_row
 from .provisioning import (
@@ -239,3 +248,56 @@ async def _add_policies(
         uow.record_event(
             org.name, "policy", "created", policy.id, project=project.name, metadata={"name": name}
         )
+
+
+async def seed_gated_project(
+    uow: UnitOfWork,
+    organisation: Organisation,
+    name: str,
+    *,
+    environment: str,
+    required_approvals: int,
+    open_intents: int,
+) -> list[str]:
+    """A project gated on `required_approvals` for `environment`, with `open_intents` releases
+    waiting at that gate (one deploy stage each), written straight through forestd's models: a
+    quick set-up for load tests and benchmarks (no runner or coordinator involved). Returns the
+    intent ids, oldest first."""
+    project = await create_project(uow, organisation, name)
+    gate = policies_pb2.ExternalApprovalConfig(
+        target_environment=environment, required_approvals=required_approvals
+    )
+    uow.session.add(policy_row(project.id, "approvals", gate))
+    intents: list[str] = []
+    for n in range(open_intents):
+        artifact = await create_artifact(
+            uow,
+            organisation,
+            project,
+            commit_sha=secrets.token_hex(20),
+            branch="main",
+            commit_message=f"{name} release #{n + 1}",
+        )
+        intent = ReleaseIntent(
+            project_id=project.id,
+            artifact_id=artifact.id,
+            actor_id=SERVICE_ACCOUNT_ID,
+            actor_type="service",
+            branch="main",
+            commit_sha=artifact.commit_sha,
+            commit_message=artifact.commit_message,
+            created_at=utcnow(),
+        )
+        uow.session.add(intent)
+        await uow.session.flush()
+        uow.session.add(
+            PipelineStageState(
+                release_intent_id=intent.id,
+                stage_id=f"deploy-{environment}",
+                stage_type="deploy",
+                environment=environment,
+                queued_at=intent.created_at,
+            )
+        )
+        intents.append(intent.id)
+    return intents

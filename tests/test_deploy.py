@@ -326,21 +326,8 @@ def _empty_folder(path: Path) -> Path:
 
 
 async def _start_replica(environment: dict[str, str], cwd: Path) -> BotProcess:
-    log_path = cwd / "forest-bot.log"
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "run",
-            cwd=cwd,
-            env=environment,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-        )
     port = environment["FOREST_BOT_HTTP_PORT"]
-    return BotProcess(process, f"http://127.0.0.1:{port}", log_path)
+    return await BotProcess.start_with(environment, cwd=cwd, base_url=f"http://127.0.0.1:{port}")
 
 
 async def _exits_zero(command: list[str], env: dict[str, str]) -> bool:

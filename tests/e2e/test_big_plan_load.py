@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from pathlib import Path
 
 import grpc
@@ -18,11 +17,8 @@ from sqlalchemy import select
 from blocks.terraform import strip_ansi
 from bot.devsystem import DevSystem
 from forest.v1 import policies_pb2, policies_pb2_grpc, releases_pb2, releases_pb2_grpc
-from forestd.auth import SERVICE_ACCOUNT_ID
-from forestd.db.models import Organisation, PipelineStageState, ReleaseIntent
-from forestd.db.types import utcnow
-from forestd.policy_engine import policy_row
-from forestd.provisioning import create_artifact, create_project
+from forestd.db.models import Organisation
+from forestd.seed import seed_gated_project
 from sandbox.records import Message
 from sandbox.state import Workspace
 from sandbox.testing import eventually
@@ -43,49 +39,20 @@ async def seed_open_releases(system: DevSystem) -> dict[str, list[str]]:
     """Four more acme projects, each gated on 2 approvals for production, each with 25 open
     releases waiting at that gate (written through forestd's models, as bench/load does)."""
     assert system.forest is not None and system.forest.ctx is not None
-    gate = policies_pb2.ExternalApprovalConfig(
-        target_environment="production", required_approvals=2
-    )
     intents: dict[str, list[str]] = {}
     async with system.forest.ctx.db.transaction() as uow:
         org = (
             await uow.session.execute(select(Organisation).where(Organisation.name == "acme"))
         ).scalar_one()
         for name in PROJECTS:
-            project = await create_project(uow, org, name)
-            uow.session.add(policy_row(project.id, "two-approvals", gate))
-            intents[name] = []
-            for n in range(PER_PROJECT):
-                artifact = await create_artifact(
-                    uow,
-                    org,
-                    project,
-                    commit_sha=secrets.token_hex(20),
-                    branch="main",
-                    commit_message=f"{name} #{n}",
-                )
-                intent = ReleaseIntent(
-                    project_id=project.id,
-                    artifact_id=artifact.id,
-                    actor_id=SERVICE_ACCOUNT_ID,
-                    actor_type="service",
-                    branch="main",
-                    commit_sha=artifact.commit_sha,
-                    commit_message=artifact.commit_message,
-                    created_at=utcnow(),
-                )
-                uow.session.add(intent)
-                await uow.session.flush()
-                uow.session.add(
-                    PipelineStageState(
-                        release_intent_id=intent.id,
-                        stage_id="deploy-production",
-                        stage_type="deploy",
-                        environment="production",
-                        queued_at=intent.created_at,
-                    )
-                )
-                intents[name].append(intent.id)
+            intents[name] = await seed_gated_project(
+                uow,
+                org,
+                name,
+                environment="production",
+                required_approvals=2,
+                open_intents=PER_PROJECT,
+            )
     return intents
 
 
