@@ -1,10 +1,15 @@
-"""Reading a release message the way a person does: its text, its buttons, its thread."""
+"""Reading a release message the way a person does (its text, its buttons, its thread), and
+what Forest lists."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import grpc
+
+from bot.devsystem import DevSystem
+from forest.v1 import releases_pb2, releases_pb2_grpc
 from sandbox.records import Message
 from sandbox.state import Workspace
 
@@ -41,3 +46,17 @@ def last_ephemeral(ws: Workspace, user: str) -> str:
 
 def thread_text(ws: Workspace, message: Message) -> str:
     return "\n".join(shown(r) for r in ws.replies(message.channel, message.ts))
+
+
+async def listed_intents(system: DevSystem, *, include_completed: bool) -> set[str]:
+    """The acme/api intents Forest lists now (its newest 50, or its newest 50 live ones)."""
+    assert system.forest is not None
+    async with grpc.aio.insecure_channel(system.forest.address) as channel:
+        response = await releases_pb2_grpc.ReleaseServiceStub(channel).GetReleaseIntentStates(
+            releases_pb2.GetReleaseIntentStatesRequest(
+                organisation="acme", project="api", include_completed=include_completed
+            ),
+            metadata=(("authorization", f"Bearer {system.service_token}"),),
+            timeout=10,
+        )
+    return {i.release_intent_id for i in response.release_intents}

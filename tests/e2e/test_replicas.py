@@ -29,7 +29,7 @@ from sandbox.records import Message
 from sandbox.testing import eventually
 
 from .conftest import options
-from .story import buttons, shown
+from .story import buttons, listed_intents, shown
 from .test_story import approval_state
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]
@@ -84,6 +84,10 @@ async def _release_train(system: DevSystem, first: int, count: int) -> None:
     await asyncio.gather(*(one(n) for n in range(first, first + count)))
 
 
+async def _only_gated_live(system: DevSystem, gated: list[str]) -> bool:
+    return await listed_intents(system, include_completed=False) <= set(gated)
+
+
 def _by_title(messages: list[Message], title: str) -> Message | None:
     found = [m for m in messages if title in shown(m)]
     return found[0] if len(found) == 1 else None
@@ -126,6 +130,11 @@ async def test_two_replicas_post_once_converge_and_handle_each_click_once(
     for first in range(0, RELEASES, WAVE):
         count = min(WAVE, RELEASES - first)
         await _release_train(system, first, count)
+        # Forest's live list is capped at 50 too: the wave must have ended in Forest (not only
+        # in its messages) before the next, or the gated releases would fall off that list
+        await eventually(
+            lambda: _only_gated_live(system, gated), WAIT, what="the wave ended in Forest"
+        )
         await eventually(
             functools.partial(succeeded, first, count),
             WAIT,

@@ -10,11 +10,11 @@ import grpc
 from blocks import ids
 from bot.devsystem import DevSystem
 from bot.embedded_nats import EmbeddedNats
-from forest.v1 import policies_pb2, policies_pb2_grpc, releases_pb2, releases_pb2_grpc
+from forest.v1 import policies_pb2, policies_pb2_grpc, releases_pb2
 from sandbox.testing import eventually
 
 from .conftest import options
-from .story import buttons, last_ephemeral, release_message, shown
+from .story import buttons, last_ephemeral, listed_intents, release_message, shown
 from .test_bypass import _gate_open
 from .test_story import WAIT, approval_state
 
@@ -104,19 +104,6 @@ async def test_forest_down_during_a_click_is_said_and_no_phantom_vote(
         assert "0/2" in shown(release_message(ws))
 
 
-async def _newest_page(system: DevSystem) -> set[str]:
-    assert system.forest is not None
-    async with grpc.aio.insecure_channel(system.forest.address) as channel:
-        response = await releases_pb2_grpc.ReleaseServiceStub(channel).GetReleaseIntentStates(
-            releases_pb2.GetReleaseIntentStatesRequest(
-                organisation="acme", project="api", include_completed=True
-            ),
-            metadata=(("authorization", f"Bearer {system.service_token}"),),
-            timeout=10,
-        )
-    return {i.release_intent_id for i in response.release_intents}
-
-
 async def test_an_open_release_older_than_forests_page_still_updates(
     tmp_path: Path, nats_url: str
 ) -> None:
@@ -130,7 +117,7 @@ async def test_an_open_release_older_than_forests_page_still_updates(
         assert original is not None
         for n in range(50):
             await system.release("bob", title=f"hotfix {n}", environments=("staging",))
-        assert intent not in await _newest_page(system)
+        assert intent not in await listed_intents(system, include_completed=True)
 
         await vote_over_grpc(system, "carol", intent)
         await eventually(
