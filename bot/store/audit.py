@@ -9,7 +9,7 @@ from sqlalchemy import Row, Select, insert, select
 
 from forestd.db.types import utcnow
 
-from .database import StoreDatabase
+from .database import StoreDatabase, in_chunks
 from .models import AuditEntry
 from .rows import AUDIT_ACTIONS, AUDIT_RESULTS, AuditRecord
 
@@ -68,12 +68,11 @@ class Audit:
             await conn.execute(statement)
 
     async def audit_entries_for(self, intent_ids: Collection[str]) -> list[AuditRecord]:
-        """The entries of these intents, oldest first, in one query per 500 ids."""
-        ids = sorted(set(intent_ids))
+        """The entries of these intents, oldest first within each query of IN_CHUNK ids."""
         out: list[AuditRecord] = []
         async with self._db.read() as conn:
-            for start in range(0, len(ids), 500):
-                statement = _entries().where(AuditEntry.intent_id.in_(ids[start : start + 500]))
+            for chunk in in_chunks(intent_ids):
+                statement = _entries().where(AuditEntry.intent_id.in_(chunk))
                 out.extend(_record(row) for row in await conn.execute(statement))
         return out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,6 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from forestd.db.engine import READ_ONLY
 
 Upsert = postgresql.Insert | sqlite.Insert
+IN_CHUNK = 500  # values per `IN (...)`: well inside SQLite's and PostgreSQL's parameter limits
+
+
+def in_chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    """The distinct values, sorted, in lists of at most IN_CHUNK: one query each."""
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), IN_CHUNK):
+        yield ordered[start : start + IN_CHUNK]
 
 
 class StoreDatabase:

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Row, Select, delete, func, select, update
 
 from forestd.db.types import utcnow
 
-from .database import StoreDatabase
+from .database import StoreDatabase, in_chunks
 from .models import ReleaseMessage, ThreadPost
 from .rows import MessageRow
 
@@ -160,12 +160,10 @@ class Messages:
             return [_row(row) for row in await conn.execute(statement)]
 
     async def messages_for_intents(self, intent_ids: Collection[str]) -> list[MessageRow]:
-        """Every message of these intents, in one query per 500 ids."""
-        ids = sorted(intent_ids)
+        """Every message of these intents, in one query per IN_CHUNK ids."""
         out: list[MessageRow] = []
         async with self._db.read() as conn:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
+            for chunk in in_chunks(intent_ids):
                 statement = _messages().where(ReleaseMessage.intent_id.in_(chunk))
                 out.extend(_row(row) for row in await conn.execute(statement))
         return out

@@ -10,12 +10,11 @@ from sqlalchemy import Row, Select, delete, select
 from forestd.db.types import utcnow
 
 from .crypto import TokenCipher
-from .database import StoreDatabase
+from .database import StoreDatabase, in_chunks
 from .models import UserLink
 from .rows import LinkedUser
 
 # Keeps an IN (...) list well under SQLite's and asyncpg's bound-parameter limits.
-_IN_CHUNK = 500
 
 
 def _links() -> Select[*tuple[Any, ...]]:
@@ -88,15 +87,14 @@ class Users:
 
         A Forest account linked from two Slack accounts maps to the one linked last.
         """
-        wanted = sorted(set(forest_user_ids))
         found: dict[str, str] = {}
         async with self._db.read() as conn:
-            for start in range(0, len(wanted), _IN_CHUNK):
+            for chunk in in_chunks(forest_user_ids):
                 statement = (
                     select(UserLink.forest_user_id, UserLink.slack_user_id)
                     .where(
                         UserLink.team_id == team_id,
-                        UserLink.forest_user_id.in_(wanted[start : start + _IN_CHUNK]),
+                        UserLink.forest_user_id.in_(chunk),
                     )
                     .order_by(UserLink.linked_at, UserLink.slack_user_id)
                 )

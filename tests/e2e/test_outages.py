@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -178,6 +178,18 @@ async def recorded_posts(url: str) -> int:
         await engine.dispose()
 
 
+@asynccontextmanager
+async def behind_a_proxy(
+    tmp_path: Path, nats_url: str, pg_url: str
+) -> AsyncIterator[tuple[DevSystem, TcpProxy]]:
+    """The system with the bot's store on PostgreSQL reached through a proxy the test can cut."""
+    target = urlsplit(pg_url)
+    async with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
+        opts = options(tmp_path, nats_url, bot_database_url=_through(pg_url, proxy.port))
+        async with DevSystem(opts) as system:
+            yield system, proxy
+
+
 def _through(url: str, port: int) -> str:
     parts = urlsplit(url)
     netloc = f"{parts.username}@127.0.0.1:{port}" if parts.username else f"127.0.0.1:{port}"
@@ -185,56 +197,50 @@ def _through(url: str, port: int) -> str:
 
 
 async def test_postgresql_restarted_mid_burst(tmp_path: Path, nats_url: str, pg_url: str) -> None:
-    target = urlsplit(pg_url)
-    async with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
-        opts = options(tmp_path, nats_url, bot_database_url=_through(pg_url, proxy.port))
-        async with DevSystem(opts) as system:
-            assert system.sandbox is not None
-            ws = system.sandbox.workspace
-            channel_id = deploys_id(ws)
-            intents = await burst(system, channel_id)
-            await eventually(lambda: _equals(recorded_posts(pg_url), RELEASES), WITHIN)
+    async with behind_a_proxy(tmp_path, nats_url, pg_url) as (system, proxy):
+        assert system.sandbox is not None
+        ws = system.sandbox.workspace
+        channel_id = deploys_id(ws)
+        intents = await burst(system, channel_id)
+        await eventually(lambda: _equals(recorded_posts(pg_url), RELEASES), WITHIN)
 
-            await proxy.stop()  # PostgreSQL restarting: connections cut, new ones refused
-            for intent in intents[:2]:
-                answer = await click_approve(system, channel_id, intent, "alice")
-                assert "unreachable" in answer and "NOT" in answer
-            for intent in intents:  # Forest is up: votes from its web UI go on
-                await vote_over_grpc(system, "carol", intent)
-            await proxy.start()
+        await proxy.stop()  # PostgreSQL restarting: connections cut, new ones refused
+        for intent in intents[:2]:
+            answer = await click_approve(system, channel_id, intent, "alice")
+            assert "unreachable" in answer and "NOT" in answer
+        for intent in intents:  # Forest is up: votes from its web UI go on
+            await vote_over_grpc(system, "carol", intent)
+        await proxy.start()
 
-            assert await voters(system, intents[0]) == ["carol"]  # no phantom vote by alice
-            await eventually(lambda: all_match(system, ws, channel_id, intents), WITHIN)
-            await finish(system, channel_id, intents)
+        assert await voters(system, intents[0]) == ["carol"]  # no phantom vote by alice
+        await eventually(lambda: all_match(system, ws, channel_id, intents), WITHIN)
+        await finish(system, channel_id, intents)
 
 
 async def test_a_post_whose_record_is_cut_off_is_kept_current_not_doubled(
     tmp_path: Path, nats_url: str, pg_url: str
 ) -> None:
-    target = urlsplit(pg_url)
-    async with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
-        opts = options(tmp_path, nats_url, bot_database_url=_through(pg_url, proxy.port))
-        async with DevSystem(opts) as system:
-            assert system.sandbox is not None
-            ws = system.sandbox.workspace
-            channel_id = deploys_id(ws)
-            cutting: set[asyncio.Task[None]] = set()
+    async with behind_a_proxy(tmp_path, nats_url, pg_url) as (system, proxy):
+        assert system.sandbox is not None
+        ws = system.sandbox.workspace
+        channel_id = deploys_id(ws)
+        cutting: set[asyncio.Task[None]] = set()
 
-            def cut_after_the_post(event: dict[str, object]) -> None:
-                """PostgreSQL goes down the moment Slack holds the release message, before
-                the bot has recorded its ts."""
-                message = ws.message(channel_id, str(event.get("ts")))
-                if event["kind"] != "message" or message is None or message.is_reply or cutting:
-                    return
-                cutting.add(asyncio.get_running_loop().create_task(proxy.stop()))
+        def cut_after_the_post(event: dict[str, object]) -> None:
+            """PostgreSQL goes down the moment Slack holds the release message, before
+            the bot has recorded its ts."""
+            message = ws.message(channel_id, str(event.get("ts")))
+            if event["kind"] != "message" or message is None or message.is_reply or cutting:
+                return
+            cutting.add(asyncio.get_running_loop().create_task(proxy.stop()))
 
-            ws.listeners.append(cut_after_the_post)
-            intent = await system.release("bob", title="cut right after the post")
-            await eventually(lambda: cutting and all(t.done() for t in cutting), WITHIN)
-            answer = await click_approve(system, channel_id, intent, "alice")
-            assert "NOT" in answer  # the database is down: nothing recorded, and said so
-            await proxy.start()
+        ws.listeners.append(cut_after_the_post)
+        intent = await system.release("bob", title="cut right after the post")
+        await eventually(lambda: cutting and all(t.done() for t in cutting), WITHIN)
+        answer = await click_approve(system, channel_id, intent, "alice")
+        assert "NOT" in answer  # the database is down: nothing recorded, and said so
+        await proxy.start()
 
-            await vote_over_grpc(system, "carol", intent)
-            await eventually(lambda: all_match(system, ws, channel_id, [intent]), WITHIN)
-            assert len(ws.top_level(channel_id)) == 1
+        await vote_over_grpc(system, "carol", intent)
+        await eventually(lambda: all_match(system, ws, channel_id, [intent]), WITHIN)
+        assert len(ws.top_level(channel_id)) == 1
