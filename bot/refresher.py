@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from blocks.digest import payload_digest
 from blocks.from_forest import release_from_forest
@@ -71,6 +71,13 @@ class _Work:
         self.everything |= other.everything
         self.queued_at = min(self.queued_at, other.queued_at)
         self.failures = max(self.failures, other.failures)
+
+
+class _Targets(NamedTuple):
+    """Where one release's message may need a post or an update, and whether it has ended."""
+
+    channels: list[tuple[SubscriptionRow, MessageRow | None]]
+    finished: bool
 
 
 @dataclass
@@ -299,13 +306,14 @@ class Refresher:
         plans = await self._targets(
             [listing.intents[i] for i in wanted if i in listing.intents], subscriptions
         )
-        order = sorted(plans, key=lambda i: (i not in work.urgent, not plans[i][1], i))
+        order = sorted(plans, key=lambda i: (i not in work.urgent, not plans[i].finished, i))
         now, later = order[:PASS_LIMIT], order[PASS_LIMIT:]
         if later:
             self._enqueue(key, _Work(intents=set(later), urgent=work.urgent & set(later)))
         by_team: dict[str, list[str]] = {}
         for intent_id in now:
-            by_team.setdefault(plans[intent_id][0][0][0].team_id, []).append(intent_id)
+            team_id = plans[intent_id].channels[0][0].team_id
+            by_team.setdefault(team_id, []).append(intent_id)
         releases: dict[str, Release] = {}
         for team_id, intent_ids in by_team.items():
             releases.update(await self._reader.releases(listing, intent_ids, team_id))
@@ -320,7 +328,7 @@ class Refresher:
             digest = payload_digest(dict(rendered))
             state = listing.intents[intent_id].SerializeToString()
             urgent = intent_id in work.urgent or release.finished
-            for subscription, row in plans[intent_id][0]:
+            for subscription, row in plans[intent_id].channels:
                 message_key = (intent_id, subscription.channel_id)
                 if row is not None and row.ts is not None and row.digest == digest:
                     outgoing.pop(message_key, None)  # it shows this already: nothing to send
@@ -354,14 +362,14 @@ class Refresher:
         self,
         intents: list[releases_pb2.ReleaseIntentState],
         subscriptions: list[SubscriptionRow],
-    ) -> dict[str, tuple[list[tuple[SubscriptionRow, MessageRow | None]], bool]]:
+    ) -> dict[str, _Targets]:
         """Per intent, the channels whose message may need a post or an update, and whether
         the release has finished (pure, cheap: no evaluations needed to know if it ended)."""
         rows: dict[MessageKey, MessageRow] = {
             (r.intent_id, r.channel_id): r
             for r in await self._store.messages_for_intents([i.release_intent_id for i in intents])
         }
-        out: dict[str, tuple[list[tuple[SubscriptionRow, MessageRow | None]], bool]] = {}
+        out: dict[str, _Targets] = {}
         for intent in intents:
             intent_id = intent.release_intent_id
             created = parse_time(intent.created_at)
@@ -377,7 +385,7 @@ class Refresher:
                 if not finished or recent:
                     channels.append((subscription, None))
             if channels:
-                out[intent_id] = (channels, finished)
+                out[intent_id] = _Targets(channels, finished)
         return out
 
     # -- sending -----------------------------------------------------------------------------
